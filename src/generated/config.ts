@@ -1,0 +1,108 @@
+/* Generated from schemas/config.schema.json by scripts/gen-types.mjs. Do not edit. */
+
+/**
+ * One skein.yaml per workflow directory: global variables, named credentials and the objects (record types) workflows act on.
+ */
+export interface ConfigFile {
+/**
+ * Format version of this file. Only 1 exists.
+ */
+version: 1
+/**
+ * Global variables, usable in templates as {{vars.NAME}}. Never put secrets here: use credentials.
+ */
+variables?: {
+/**
+ * A variable value: a string, number or boolean.
+ */
+[k: string]: (string | number | boolean)
+}
+/**
+ * Named credentials that steps refer to with `credentials: NAME`. Secret values come from environment variables or files at run time, never from YAML.
+ */
+credentials?: {
+[k: string]: Credential
+}
+/**
+ * Record types. `users` is built in (key `username` plus the standard user fields); declare custom fields here, or new objects with a `key`.
+ */
+objects?: {
+[k: string]: Object
+}
+}
+/**
+ * A named credential.
+ */
+export interface Credential {
+/**
+ * Authentication scheme. `basic`: HTTP Basic auth (what the Qualys /msp/ API accepts).
+ */
+type: "basic"
+/**
+ * The user name: a plain string, or { env: NAME } / { file: PATH }.
+ */
+username: (string | SecretSource)
+password: SecretSource1
+}
+/**
+ * Where a secret is read at run time: an environment variable or a file (trailing newline removed).
+ */
+export interface SecretSource {
+/**
+ * Name of the environment variable that holds the value.
+ */
+env?: string
+/**
+ * Path of a file that holds the value (e.g. /run/secrets/qualys_password); relative paths are relative to skein.yaml.
+ */
+file?: string
+}
+/**
+ * Where a secret is read at run time: an environment variable or a file (trailing newline removed).
+ */
+export interface SecretSource1 {
+/**
+ * Name of the environment variable that holds the value.
+ */
+env?: string
+/**
+ * Path of a file that holds the value (e.g. /run/secrets/qualys_password); relative paths are relative to skein.yaml.
+ */
+file?: string
+}
+/**
+ * A record type: its key field and its custom fields.
+ */
+export interface Object {
+/**
+ * The field that identifies a record. Fixed for built-in objects (users: username); required for new objects.
+ */
+key?: string
+/**
+ * What this object holds.
+ */
+description?: string
+/**
+ * Custom fields, by name.
+ */
+fields?: {
+[k: string]: Field
+}
+}
+/**
+ * A custom field.
+ */
+export interface Field {
+/**
+ * Value type, checked on every write: string, long_text, number, boolean or date (ISO 8601).
+ */
+type: ("string" | "long_text" | "number" | "boolean" | "date")
+/**
+ * Mask the value in every output and log. Required for a field that receives a password.
+ */
+sensitive?: boolean
+/**
+ * What the field holds.
+ */
+description?: string
+}

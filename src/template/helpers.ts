@@ -1,0 +1,56 @@
+// The documented helper set available in every template (docs/workflow-format.md, "Helpers").
+// Helpers are pure and never throw on empty input: a missing value renders as ''.
+
+type HelperOptions = { hash?: Record<string, unknown> };
+
+const isOptions = (v: unknown): v is HelperOptions => typeof v === 'object' && v !== null && 'hash' in v && 'data' in v;
+
+function args(list: unknown[]): unknown[] {
+  return isOptions(list[list.length - 1]) ? list.slice(0, -1) : list;
+}
+
+const text = (v: unknown): string => (v === undefined || v === null ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v));
+
+export const HELPERS: Record<string, (...a: unknown[]) => unknown> = {
+  /** {{default value "fallback"}}: the first argument that is not empty. */
+  default: (...a) => args(a).find((v) => v !== undefined && v !== null && v !== '') ?? '',
+  /** {{lower value}} */
+  lower: (...a) => text(args(a)[0]).toLowerCase(),
+  /** {{upper value}} */
+  upper: (...a) => text(args(a)[0]).toUpperCase(),
+  /** {{trim value}} */
+  trim: (...a) => text(args(a)[0]).trim(),
+  /** {{join list ","}}: joins a list (default separator ","). */
+  join: (...a) => {
+    const [list, sep] = args(a);
+    return Array.isArray(list) ? list.map(text).join(sep === undefined ? ',' : text(sep)) : text(list);
+  },
+  /** {{json value}}: JSON text of a value. */
+  json: (...a) => JSON.stringify(args(a)[0] ?? null),
+  /** {{date value "YYYY-MM-DD"}}: formats a date (tokens YYYY MM DD HH mm ss; default ISO 8601 UTC). */
+  date: (...a) => {
+    const [value, format] = args(a);
+    const d = value === undefined || value === null || value === '' ? undefined : value === 'now' ? new Date() : new Date(text(value));
+    if (!d || Number.isNaN(d.getTime())) return '';
+    if (format === undefined) return d.toISOString();
+    const pad = (n: number) => String(n).padStart(2, '0');
+    return text(format).replace(/YYYY|MM|DD|HH|mm|ss/g, (t) =>
+      t === 'YYYY' ? String(d.getUTCFullYear())
+      : t === 'MM' ? pad(d.getUTCMonth() + 1)
+      : t === 'DD' ? pad(d.getUTCDate())
+      : t === 'HH' ? pad(d.getUTCHours())
+      : t === 'mm' ? pad(d.getUTCMinutes())
+      : pad(d.getUTCSeconds()),
+    );
+  },
+  /** {{eq a b}} for use in {{#if (eq status "Active")}}. */
+  eq: (...a) => {
+    const [x, y] = args(a);
+    return text(x) === text(y);
+  },
+};
+
+/** Handlebars' own block helpers that templates may use. */
+export const BUILTIN_BLOCK_HELPERS = ['if', 'unless', 'each', 'with', 'lookup'] as const;
+
+export const ALL_HELPER_NAMES: ReadonlySet<string> = new Set([...Object.keys(HELPERS), ...BUILTIN_BLOCK_HELPERS]);

@@ -1,0 +1,174 @@
+// Loads a workflow directory: finds skein.yaml and the workflow files, runs the schema stage and
+// the semantic rules, and returns every workflow with its own diagnostics (so a runner can load
+// the valid ones and report the rest).
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { basename, dirname, join, relative, resolve, sep } from 'node:path';
+import { DiagnosticSink, sortDiagnostics, type Diagnostic } from '../diagnostics.js';
+import { SkeinError } from '../errors.js';
+import type { ConfigFile } from '../generated/config.js';
+import type { WorkflowFile } from '../generated/workflow.js';
+import { presets } from '../presets/registry.js';
+import { makeContext, type ProjectScope } from './context.js';
+import { buildObjectDefs, BUILTIN_OBJECTS, type DeclaredObject } from './objects.js';
+import { WORKFLOW_RULES } from './rules/index.js';
+import { checkSchema } from './schema-stage.js';
+import { loadYamlFile, type LocatedDoc } from './source.js';
+
+export const CONFIG_FILE = 'skein.yaml';
+
+export interface LoadedWorkflow {
+  /** Absolute path. */
+  path: string;
+  /** Path as shown to users (relative to cwd). */
+  file: string;
+  /** Present when the file parsed and passed the schema stage. */
+  def?: WorkflowFile;
+  doc?: LocatedDoc;
+  diagnostics: Diagnostic[];
+  /** No errors: safe to run. */
+  valid: boolean;
+}
+
+export interface LoadedProject {
+  dir: string;
+  configPath?: string;
+  config: ConfigFile;
+  scope: ProjectScope;
+  configDiagnostics: Diagnostic[];
+  workflows: LoadedWorkflow[];
+}
+
+export interface LoadOptions {
+  cwd: string;
+}
+
+const isWorkflowFile = (name: string) => /\.ya?ml$/.test(name) && !/\.test\.ya?ml$/.test(name) && name !== CONFIG_FILE;
+
+function display(path: string, cwd: string): string {
+  const rel = relative(cwd, path);
+  return rel && !rel.startsWith('..') ? rel.split(sep).join('/') : path;
+}
+
+function walk(dir: string, out: string[]): void {
+  for (const e of readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+    if (e.name.startsWith('.') || e.name === 'node_modules') continue;
+    const p = join(dir, e.name);
+    if (e.isDirectory()) walk(p, out);
+    else if (e.isFile() && /\.ya?ml$/.test(e.name)) out.push(p);
+  }
+}
+
+/** Resolves user PATH arguments into projects: a directory, or files grouped by their skein.yaml. */
+export function collectProjects(paths: string[], opts: LoadOptions): Array<{ dir: string; configs: string[]; files: string[] }> {
+  const groups = new Map<string, { dir: string; configs: string[]; files: string[] }>();
+  for (const p of paths) {
+    const abs = resolve(opts.cwd, p);
+    let st;
+    try {
+      st = statSync(abs);
+    } catch {
+      throw new SkeinError('unreadable-path', `cannot read ${p}: no such file or directory`);
+    }
+    if (st.isDirectory()) {
+      const all: string[] = [];
+      walk(abs, all);
+      const g = groups.get(abs) ?? { dir: abs, configs: [], files: [] };
+      g.configs.push(...all.filter((f) => basename(f) === CONFIG_FILE));
+      g.files.push(...all.filter((f) => isWorkflowFile(basename(f))));
+      groups.set(abs, g);
+    } else {
+      const dir = findConfigDir(dirname(abs)) ?? dirname(abs);
+      const g = groups.get(dir) ?? { dir, configs: existsSync(join(dir, CONFIG_FILE)) ? [join(dir, CONFIG_FILE)] : [], files: [] };
+      if (basename(abs) !== CONFIG_FILE && !g.files.includes(abs)) g.files.push(abs);
+      groups.set(dir, g);
+    }
+  }
+  return [...groups.values()];
+}
+
+function findConfigDir(start: string): string | undefined {
+  for (let d = start; ; d = dirname(d)) {
+    if (existsSync(join(d, CONFIG_FILE))) return d;
+    if (dirname(d) === d) return undefined;
+  }
+}
+
+/** Loads and checks one project. */
+export function loadProject(group: { dir: string; configs: string[]; files: string[] }, opts: LoadOptions): LoadedProject {
+  const sink = new DiagnosticSink();
+  const [configPath, ...extra] = group.configs;
+  for (const e of extra) sink.error('config-duplicate', `a second ${CONFIG_FILE} in one workflow directory (the first is ${display(configPath!, opts.cwd)}); keep one`, display(e, opts.cwd), { line: 1, col: 1 });
+  let config: ConfigFile = { version: 1 };
+  if (!configPath) {
+    sink.error('config-missing', `no ${CONFIG_FILE} in ${display(group.dir, opts.cwd) || '.'}; create one with version: 1 (see docs/workflow-format.md)`, display(join(group.dir, CONFIG_FILE), opts.cwd), { line: 1, col: 1 });
+  } else {
+    const doc = loadYamlFile(configPath, display(configPath, opts.cwd), sink);
+    if (doc && checkSchema('config', doc, sink)) {
+      config = doc.value as ConfigFile;
+      checkConfigObjects(config, doc, sink);
+    }
+  }
+  const scope: ProjectScope = {
+    objects: buildObjectDefs(config.objects as Record<string, DeclaredObject> | undefined),
+    variables: new Set(Object.keys(config.variables ?? {})),
+    credentials: new Set(Object.keys(config.credentials ?? {})),
+    presets: presets(),
+  };
+  const workflows = group.files.map((f) => loadWorkflow(f, scope, opts));
+  checkDuplicateNames(workflows);
+  return { dir: group.dir, configPath, config, scope, configDiagnostics: sortDiagnostics(sink.items), workflows };
+}
+
+function checkConfigObjects(config: ConfigFile, doc: LocatedDoc, sink: DiagnosticSink): void {
+  for (const [name, obj] of Object.entries(config.objects ?? {})) {
+    const builtin = BUILTIN_OBJECTS[name];
+    if (!builtin && obj.key === undefined) {
+      sink.error('schema-missing-key', `object "${name}" is not built in, so it needs a key: FIELD`, doc.file, doc.locate(['objects', name], 'key'));
+    }
+    if (builtin && obj.key !== undefined && obj.key !== builtin.key) {
+      sink.error('schema-value', `the key of built-in object "${name}" is ${builtin.key}; it cannot be changed`, doc.file, doc.locate(['objects', name, 'key']));
+    }
+    for (const field of Object.keys(obj.fields ?? {})) {
+      if (builtin?.fields[field]) {
+        sink.error('schema-value', `field "${field}" is built into ${name}; remove it from skein.yaml or choose another name`, doc.file, doc.locate(['objects', name, 'fields', field], 'key'));
+      }
+    }
+  }
+}
+
+function loadWorkflow(path: string, scope: ProjectScope, opts: LoadOptions): LoadedWorkflow {
+  const file = display(path, opts.cwd);
+  const sink = new DiagnosticSink();
+  const doc = loadYamlFile(path, file, sink);
+  let def: WorkflowFile | undefined;
+  if (doc && checkSchema('workflow', doc, sink)) {
+    def = doc.value as WorkflowFile;
+    const ctx = makeContext(doc, def, scope, sink);
+    for (const rule of WORKFLOW_RULES) rule(ctx);
+  }
+  return { path, file, def, doc, diagnostics: sink.items, valid: def !== undefined && sink.errorCount === 0 };
+}
+
+function checkDuplicateNames(workflows: LoadedWorkflow[]): void {
+  const first = new Map<string, LoadedWorkflow>();
+  for (const w of workflows) {
+    if (!w.def || !w.doc) continue;
+    const prev = first.get(w.def.name);
+    if (!prev) {
+      first.set(w.def.name, w);
+      continue;
+    }
+    const pos = w.doc.locate(['name']);
+    const prevLine = prev.doc!.locate(['name']).line;
+    w.diagnostics.push({ code: 'duplicate-workflow-name', severity: 'error', message: `workflow name "${w.def.name}" is already used by ${prev.file}:${prevLine}; names must be unique in the directory`, file: w.file, ...pos });
+    w.valid = false;
+  }
+}
+
+/** All diagnostics of a project, sorted. */
+export function projectDiagnostics(p: LoadedProject): Diagnostic[] {
+  const all = [...p.configDiagnostics, ...p.workflows.flatMap((w) => w.diagnostics)];
+  // A broken skein.yaml makes every workflow unrunnable, even those without findings of their own.
+  if (p.configDiagnostics.some((d) => d.severity === 'error')) for (const w of p.workflows) w.valid = false;
+  return sortDiagnostics(all);
+}

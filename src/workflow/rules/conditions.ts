@@ -1,0 +1,77 @@
+// Rule-tree checks: one operator per leaf, known fields, compiling regexes, values that fit the
+// operator and the field type, and changed* only on workflows triggered by `updated`.
+import type { JsonPath } from '../source.js';
+import type { WorkflowContext, WorkflowRule } from '../context.js';
+import { allowedList, didYouMean } from '../did-you-mean.js';
+import { parseRelativeDate } from '../../conditions/dates.js';
+
+export const OPERATORS = [
+  'equals', 'not_equals', 'contains', 'not_contains', 'starts_with', 'ends_with', 'in', 'not_in', 'matches',
+  'is_empty', 'is_not_empty', 'gt', 'gte', 'lt', 'lte', 'before', 'after', 'changed', 'changed_from', 'changed_to',
+] as const;
+const CHANGE_OPS = new Set(['changed', 'changed_from', 'changed_to']);
+const ORDER_OPS = new Set(['gt', 'gte', 'lt', 'lte']);
+const DATE_OPS = new Set(['before', 'after']);
+
+type Node = Record<string, unknown>;
+
+export function checkRuleTree(ctx: WorkflowContext, node: unknown, path: JsonPath): void {
+  if (node === null || typeof node !== 'object' || Array.isArray(node)) return;
+  const n = node as Node;
+  if (Array.isArray(n.all)) return n.all.forEach((c, i) => checkRuleTree(ctx, c, [...path, 'all', i]));
+  if (Array.isArray(n.any)) return n.any.forEach((c, i) => checkRuleTree(ctx, c, [...path, 'any', i]));
+  if ('not' in n) return checkRuleTree(ctx, n.not, [...path, 'not']);
+  checkLeaf(ctx, n, path);
+}
+
+function checkLeaf(ctx: WorkflowContext, leaf: Node, path: JsonPath): void {
+  const ops = OPERATORS.filter((op) => op in leaf);
+  if (ops.length !== 1) {
+    const msg = ops.length === 0
+      ? `rule on field ${JSON.stringify(leaf.field)} has no operator; add one of: ${allowedList(OPERATORS, 30)}`
+      : `rule on field ${JSON.stringify(leaf.field)} has ${ops.length} operators (${ops.join(', ')}); use one per rule and combine rules with all / any`;
+    ctx.error('rule-operator', msg, ops.length ? [...path, ops[1]!] : path, 'key');
+    return;
+  }
+  const op = ops[0]!;
+  const value = leaf[op];
+  const fieldName = String(leaf.field);
+  const field = ctx.object?.fields[fieldName];
+  if (ctx.object && !field) {
+    const names = Object.keys(ctx.object.fields);
+    ctx.error('unknown-field', `unknown field "${fieldName}" on ${ctx.object.name}${didYouMean(fieldName, names)}; fields: ${allowedList(names, 30)}`, [...path, 'field']);
+  }
+  if (CHANGE_OPS.has(op) && !ctx.wf.trigger.on.includes('updated')) {
+    ctx.error('changed-needs-updated', `operator ${op} compares an update's before and after values; add updated to trigger.on (it has: ${ctx.wf.trigger.on.join(', ')})`, [...path, op], 'key');
+  }
+  if (op === 'matches') {
+    try {
+      new RegExp(String(value), leaf.ignore_case ? 'i' : '');
+    } catch (err) {
+      ctx.error('regex-invalid', `invalid regular expression: ${(err as Error).message.replace(/^Invalid regular expression: /, '')}`, [...path, op]);
+    }
+  }
+  if (DATE_OPS.has(op) || (ORDER_OPS.has(op) && typeof value === 'string')) {
+    if (typeof value === 'string' && parseRelativeDate(value, new Date()) === undefined) {
+      ctx.error('rule-value', `${JSON.stringify(value)} is not a date: use ISO 8601 (2026-01-31, 2026-01-31T08:00:00Z), now, today, or a relative date such as now-30d, today+1d, now-2h`, [...path, op]);
+    } else if (field && DATE_OPS.has(op) && field.type !== 'date' && field.type !== 'string') {
+      ctx.error('rule-value', `${op} compares dates but field "${fieldName}" is a ${field.type}`, [...path, op], 'key');
+    }
+  }
+  if (ORDER_OPS.has(op) && typeof value === 'number' && field && field.type !== 'number' && field.type !== 'string') {
+    ctx.error('rule-value', `${op} with a number needs a number field; "${fieldName}" is a ${field.type}`, [...path, op]);
+  }
+  if (field?.type === 'boolean' && (op === 'equals' || op === 'not_equals') && typeof value !== 'boolean') {
+    ctx.error('rule-value', `field "${fieldName}" is a boolean; compare it with true or false, found ${JSON.stringify(value)}`, [...path, op]);
+  }
+  if (field?.type === 'number' && (op === 'equals' || op === 'not_equals') && typeof value === 'string' && Number.isNaN(Number(value))) {
+    ctx.error('rule-value', `field "${fieldName}" is a number; ${JSON.stringify(value)} is not one`, [...path, op]);
+  }
+}
+
+export const checkRules: WorkflowRule = (ctx) => {
+  if (ctx.wf.rules !== undefined) checkRuleTree(ctx, ctx.wf.rules, ['rules']);
+  ctx.wf.steps?.forEach((s, i) => {
+    if (s.when !== undefined) checkRuleTree(ctx, s.when, ['steps', i, 'when']);
+  });
+};

@@ -1,0 +1,134 @@
+// Step checks: unique ids, preset xor inline request, known preset and credentials, parameters
+// against the preset's inputs and constraints, templates, and response mapping targets.
+import type { Step } from '../../generated/workflow.js';
+import type { Request } from '../../generated/preset.js';
+import { checkParams, UNKNOWN, type ParamValue } from '../../presets/params.js';
+import { isTemplate } from '../../template/analyze.js';
+import { allowedList, didYouMean } from '../did-you-mean.js';
+import type { WorkflowContext, WorkflowRule } from '../context.js';
+import { checkTemplate, type TemplateScope } from './templates.js';
+
+/** Outputs a step makes available: its preset's, or its inline request's. */
+export function stepOutputs(ctx: WorkflowContext, step: Step): Map<string, { sensitive: boolean }> {
+  const req: Request | undefined = step.preset ? ctx.project.presets.get(step.preset)?.request : step.request;
+  const out = new Map<string, { sensitive: boolean }>();
+  for (const [name, o] of Object.entries(req?.outputs ?? {})) out.set(name, { sensitive: o.sensitive === true });
+  return out;
+}
+
+export const checkSteps: WorkflowRule = (ctx) => {
+  const steps = ctx.wf.steps ?? [];
+  const seen = new Map<string, number>();
+  const earlier = new Map<string, Set<string>>();
+  steps.forEach((step, i) => {
+    const path = ['steps', i];
+    const first = seen.get(step.id);
+    if (first !== undefined) ctx.error('duplicate-step-id', `step id "${step.id}" is already used by step ${first + 1}; step ids must be unique in a workflow`, [...path, 'id']);
+    else seen.set(step.id, i);
+    checkKind(ctx, step, path);
+    checkCredentials(ctx, step.credentials, step.preset !== undefined, path);
+    const outputs = stepOutputs(ctx, step);
+    const scope: TemplateScope = { record: true, response: false, steps: earlier, place: 'params' };
+    if (step.preset) checkPresetParams(ctx, step.preset, step.params, path, scope);
+    else if (step.params) ctx.error('unknown-param', '`params` only apply to presets; an inline request puts values in its url, query, form or headers', [...path, 'params'], 'key');
+    if (step.request) checkInlineRequest(ctx, step.request, [...path, 'request'], { ...scope, place: 'the request' });
+    const respScope: TemplateScope = { record: true, response: true, outputs: new Set(outputs.keys()), steps: earlier, place: 'response' };
+    for (const key of ['response', 'error_response'] as const) {
+      for (const [field, tpl] of Object.entries(step[key] ?? {})) {
+        const refs = checkTemplate(ctx, [...path, key, field], tpl, respScope);
+        checkTarget(ctx, field, [...path, key, field], refs, outputs, earlierSensitive(ctx, steps, i));
+      }
+    }
+    earlier.set(step.id, new Set(outputs.keys()));
+  });
+};
+
+function checkKind(ctx: WorkflowContext, step: Step, path: (string | number)[]): void {
+  if (step.preset !== undefined && step.request !== undefined) {
+    ctx.error('step-kind', `step "${step.id}" has both preset and request; use one`, [...path, 'request'], 'key');
+  } else if (step.preset === undefined && step.request === undefined) {
+    ctx.error('step-kind', `step "${step.id}" needs a preset (e.g. preset: qualys.activate_user) or an inline request`, [...path, 'id']);
+  } else if (step.preset !== undefined && !ctx.project.presets.has(step.preset)) {
+    const ids = [...ctx.project.presets.keys()];
+    ctx.error('unknown-preset', `unknown preset "${step.preset}"${didYouMean(step.preset, ids)}; presets: ${allowedList(ids)}`, [...path, 'preset']);
+  }
+}
+
+export function checkCredentials(ctx: WorkflowContext, name: string | undefined, required: boolean, path: (string | number)[]): void {
+  const known = ctx.project.credentials;
+  if (name === undefined) {
+    if (required) ctx.error('credential-required', `this call needs credentials; add credentials: NAME (skein.yaml declares: ${known.size ? allowedList(known) : 'none'})`, path.length ? path : [], path.length ? 'key' : 'value');
+    return;
+  }
+  if (!known.has(name)) {
+    ctx.error('unknown-credential', `unknown credential "${name}"${didYouMean(name, known)}; skein.yaml declares: ${known.size ? allowedList(known) : 'none (add a credentials: section)'}`, [...path, 'credentials']);
+  }
+}
+
+export function checkPresetParams(
+  ctx: WorkflowContext,
+  presetId: string,
+  params: Record<string, string | number | boolean> | undefined,
+  path: (string | number)[],
+  scope: TemplateScope,
+): void {
+  const preset = ctx.project.presets.get(presetId);
+  const values: Record<string, ParamValue> = {};
+  for (const [name, v] of Object.entries(params ?? {})) {
+    checkTemplate(ctx, [...path, 'params', name], v, scope);
+    values[name] = typeof v === 'string' && isTemplate(v) ? UNKNOWN : v;
+  }
+  if (!preset) return;
+  for (const p of checkParams(preset, values)) {
+    const at = p.param in (params ?? {}) ? [...path, 'params', p.param] : params ? [...path, 'params'] : [...path, 'preset'];
+    ctx.error(p.code, p.message, at, p.code === 'unknown-param' ? 'key' : 'value');
+  }
+}
+
+function checkInlineRequest(ctx: WorkflowContext, req: Request, path: (string | number)[], scope: TemplateScope): void {
+  checkTemplate(ctx, [...path, 'url'], req.url, scope);
+  if (req.body !== undefined) checkTemplate(ctx, [...path, 'body'], req.body, scope);
+  for (const part of ['query', 'form', 'headers'] as const) {
+    for (const [k, v] of Object.entries(req[part] ?? {})) checkTemplate(ctx, [...path, part, k], v, scope);
+  }
+  if (req.form && req.body !== undefined) ctx.error('step-kind', 'a request has either form or body, not both', [...path, 'body'], 'key');
+}
+
+/** Sensitive outputs of earlier steps, by "steps.ID.outputs.NAME". */
+function earlierSensitive(ctx: WorkflowContext, steps: Step[], upTo: number): Set<string> {
+  const out = new Set<string>();
+  for (const s of steps.slice(0, upTo)) {
+    for (const [name, o] of stepOutputs(ctx, s)) if (o.sensitive) out.add(`steps.${s.id}.outputs.${name}`);
+  }
+  return out;
+}
+
+/** A mapping target must be a declared, non-key field; secrets only into sensitive fields. */
+export function checkTarget(
+  ctx: WorkflowContext,
+  field: string,
+  path: (string | number)[],
+  refs: string[][],
+  outputs: Map<string, { sensitive: boolean }>,
+  sensitiveSteps: Set<string>,
+  allowKey = false,
+): void {
+  const obj = ctx.object;
+  if (!obj) return;
+  const def = obj.fields[field];
+  if (!def) {
+    const names = Object.keys(obj.fields);
+    ctx.error('unknown-field', `unknown field "${field}" on ${obj.name}${didYouMean(field, names)}; declare it under objects.${obj.name}.fields in skein.yaml`, path, 'key');
+    return;
+  }
+  if (field === obj.key && !allowKey) {
+    ctx.error('unknown-field', `"${field}" is the key of ${obj.name} and cannot be written by a response mapping`, path, 'key');
+    return;
+  }
+  const secret = refs.find(
+    (r) => (r[0] === 'outputs' && outputs.get(r[1] ?? '')?.sensitive) || (r[0] === 'steps' && sensitiveSteps.has(r.slice(0, 4).join('.'))),
+  );
+  if (secret && !def.sensitive) {
+    ctx.error('sensitive-target', `{{${secret.join('.')}}} is a secret; map it only into a field declared with sensitive: true ("${field}" is not)`, path, 'key');
+  }
+}

@@ -1,0 +1,214 @@
+// Stage one of validation: ajv against the JSON Schemas in schemas/, with every error mapped back
+// to a YAML position and rewritten as one actionable message.
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
+import addFormats from 'ajv-formats';
+import type { DiagnosticSink, DiagnosticCode } from '../diagnostics.js';
+import type { LocatedDoc, JsonPath } from './source.js';
+import { allowedList, didYouMean } from './did-you-mean.js';
+
+export type SchemaKind = 'workflow' | 'config' | 'preset';
+
+const SCHEMA_IDS: Record<SchemaKind, string> = {
+  workflow: 'https://skein.dev/schemas/workflow.schema.json',
+  config: 'https://skein.dev/schemas/config.schema.json',
+  preset: 'https://skein.dev/schemas/preset.schema.json',
+};
+
+let ajv: Ajv2020 | undefined;
+const compiled = new Map<SchemaKind, ValidateFunction>();
+const branchValidators = new WeakMap<object, ValidateFunction>();
+
+function schemaDir(): URL {
+  return new URL('../../schemas/', import.meta.url);
+}
+
+/** Loads a schema file from schemas/ (shipped with the package). */
+export function readSchema(kind: SchemaKind): Record<string, unknown> {
+  return JSON.parse(readFileSync(fileURLToPath(new URL(`${kind}.schema.json`, schemaDir())), 'utf8')) as Record<string, unknown>;
+}
+
+function getAjv(): Ajv2020 {
+  if (!ajv) {
+    ajv = new Ajv2020({ allErrors: true, strict: true, strictRequired: false, allowUnionTypes: true, verbose: true });
+    (addFormats as unknown as (a: Ajv2020) => void)(ajv);
+    for (const kind of Object.keys(SCHEMA_IDS) as SchemaKind[]) ajv.addSchema(readSchema(kind));
+  }
+  return ajv;
+}
+
+export function validatorFor(kind: SchemaKind): ValidateFunction {
+  let v = compiled.get(kind);
+  if (!v) {
+    v = getAjv().getSchema(SCHEMA_IDS[kind]) as ValidateFunction;
+    compiled.set(kind, v);
+  }
+  return v;
+}
+
+/** Validates the document; reports each problem at its YAML position. Returns true when valid. */
+export function checkSchema(kind: SchemaKind, doc: LocatedDoc, sink: DiagnosticSink): boolean {
+  const validate = validatorFor(kind);
+  if (validate(doc.value)) return true;
+  for (const e of simplifyErrors(validate.errors ?? [], doc.value)) report(e, doc, sink, kind);
+  return false;
+}
+
+function pathOf(instancePath: string): (string | number)[] {
+  if (instancePath === '') return [];
+  return instancePath
+    .slice(1)
+    .split('/')
+    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'))
+    .map((s) => (/^\d+$/.test(s) ? Number(s) : s));
+}
+
+function valueAt(root: unknown, path: JsonPath): unknown {
+  let v: unknown = root;
+  for (const seg of path) {
+    if (v === null || typeof v !== 'object') return undefined;
+    if (!Object.prototype.hasOwnProperty.call(v, seg)) return undefined;
+    v = (v as Record<string | number, unknown>)[seg];
+  }
+  return v;
+}
+
+/**
+ * Drops wrapper errors (if/then, propertyNames' inner errors) and replaces a failed oneOf/anyOf
+ * by the errors of its most plausible branch, so users see one cause, not every alternative.
+ */
+function simplifyErrors(errors: ErrorObject[], root: unknown): ErrorObject[] {
+  const alternatives = errors.filter((e) => (e.keyword === 'oneOf' || e.keyword === 'anyOf') && e.params.passingSchemas == null);
+  let out = errors.filter((e) => e.keyword !== 'if' && !e.schemaPath.includes('/propertyNames/'));
+  for (const alt of alternatives) {
+    const prefix = alt.instancePath;
+    out = out.filter((e) => e === alt || !(e.instancePath === prefix || e.instancePath.startsWith(prefix + '/')));
+    const branches = alt.schema as object[];
+    const value = valueAt(root, pathOf(prefix));
+    const best = pickBranch(alt.schemaPath, branches, value);
+    const replacement = best ? best.map((e) => ({ ...e, instancePath: prefix + e.instancePath })) : [alt];
+    out.splice(out.indexOf(alt), 1, ...replacement);
+  }
+  return out;
+}
+
+/** The compiled validator of one oneOf/anyOf branch, found by pointer so its $refs resolve. */
+function branchValidator(schemaPath: string, index: number, branch: object): ValidateFunction | undefined {
+  let v = branchValidators.get(branch);
+  if (v) return v;
+  for (const id of Object.values(SCHEMA_IDS)) {
+    const candidate = getAjv().getSchema(`${id}${schemaPath}/${index}`);
+    if (candidate && candidate.schema === branch) {
+      v = candidate as ValidateFunction;
+      break;
+    }
+  }
+  if (v) branchValidators.set(branch, v);
+  return v;
+}
+
+function pickBranch(schemaPath: string, branches: object[], value: unknown): ErrorObject[] | undefined {
+  let best: ErrorObject[] | undefined;
+  for (const [i, b] of branches.entries()) {
+    const v = branchValidator(schemaPath, i, b);
+    if (!v) return undefined;
+    v(value);
+    const errs = (v.errors ?? []).filter((e) => e.keyword !== 'if');
+    const typeMismatch = errs.some((e) => e.keyword === 'type' && e.instancePath === '');
+    const score = errs.length + (typeMismatch ? 1000 : 0);
+    if (!best || score < scoreOf(best)) best = Object.assign(errs, { score });
+  }
+  return best;
+}
+
+function scoreOf(e: ErrorObject[]): number {
+  return (e as ErrorObject[] & { score?: number }).score ?? e.length;
+}
+
+function describePath(path: JsonPath): string {
+  if (path.length === 0) return 'the top level';
+  let s = '';
+  for (const seg of path) s += typeof seg === 'number' ? `[${seg}]` : s === '' ? seg : `.${seg}`;
+  return s;
+}
+
+function typeName(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'a list';
+  if (typeof v === 'object') return 'a mapping';
+  if (typeof v === 'string') return `the string ${JSON.stringify(v.length > 40 ? v.slice(0, 40) + '...' : v)}`;
+  return `${typeof v} ${String(v)}`;
+}
+
+function expectedType(t: unknown): string {
+  const list = Array.isArray(t) ? (t as string[]) : [String(t)];
+  const words: Record<string, string> = { object: 'a mapping', array: 'a list', string: 'a string', number: 'a number', integer: 'an integer', boolean: 'a boolean (true or false)', null: 'null' };
+  return list.map((x) => words[x] ?? x).join(' or ');
+}
+
+function report(e: ErrorObject, doc: LocatedDoc, sink: DiagnosticSink, kind: SchemaKind): void {
+  const path = pathOf(e.instancePath);
+  const where = describePath(path);
+  const key = path.length ? String(path[path.length - 1]) : kind;
+  const err = (code: DiagnosticCode, message: string, at: JsonPath, which: 'key' | 'value' = 'value') =>
+    sink.error(code, message, doc.file, doc.locate(at, which));
+  const parent = (e.parentSchema ?? {}) as { properties?: Record<string, unknown>; description?: string };
+  switch (e.keyword) {
+    case 'additionalProperties': {
+      const extra = String(e.params.additionalProperty);
+      const allowed = Object.keys(parent.properties ?? {});
+      const isRuleLeaf = e.schemaPath.includes('ruleLeaf');
+      const noun = isRuleLeaf ? 'rule operator' : 'key';
+      err('schema-unknown-key', `unknown ${noun} "${extra}" in ${where}${didYouMean(extra, allowed)}; allowed: ${allowedList(allowed, 25)}`, [...path, extra], 'key');
+      return;
+    }
+    case 'required': {
+      const missing = String(e.params.missingProperty);
+      err('schema-missing-key', `missing required key "${missing}" in ${where}`, path, path.length ? 'key' : 'value');
+      return;
+    }
+    case 'type':
+      err('schema-type', `${where} must be ${expectedType(e.params.type)}, found ${typeName(e.data)}`, path);
+      return;
+    case 'enum': {
+      const allowed = (e.params.allowedValues as unknown[]).map(String);
+      err('schema-enum', `${typeName(e.data)} is not allowed for ${where}${didYouMean(String(e.data), allowed)}; allowed: ${allowedList(allowed)}`, path);
+      return;
+    }
+    case 'const':
+      if (key === 'version' && path.length === 1) {
+        err('schema-version', `unsupported version ${JSON.stringify(e.data)}; this skein reads version 1`, path);
+      } else {
+        err('schema-value', `${where} must be ${JSON.stringify(e.params.allowedValue)}, found ${typeName(e.data)}`, path);
+      }
+      return;
+    case 'pattern':
+      err('schema-pattern', `${typeName(e.data)} is not a valid ${key}: it must match ${e.params.pattern}${parent.description ? ` (${parent.description.split('.')[0]})` : ''}`, path);
+      return;
+    case 'propertyNames':
+      err('schema-pattern', `invalid name "${String(e.params.propertyName)}" in ${where}: use lowercase letters, digits and underscores, starting with a letter`, [...path, String(e.params.propertyName)], 'key');
+      return;
+    case 'minItems':
+      err('schema-value', `${where} needs at least ${e.params.limit} item(s)`, path);
+      return;
+    case 'uniqueItems':
+      err('schema-value', `${where} lists ${JSON.stringify((e.data as unknown[])[e.params.i as number])} twice`, [...path, e.params.i as number]);
+      return;
+    case 'minProperties':
+    case 'maxProperties': {
+      const allowed = Object.keys(parent.properties ?? {});
+      err('schema-value', `${where} takes exactly one of: ${allowedList(allowed)}`, path);
+      return;
+    }
+    case 'format':
+      err('schema-value', `${typeName(e.data)} is not a valid ${e.params.format} for ${where}`, path);
+      return;
+    case 'oneOf':
+    case 'anyOf':
+      err('schema-shape', `${where} matches none of its allowed forms`, path);
+      return;
+    default:
+      err('schema-value', `${where} ${e.message ?? 'is invalid'}`, path);
+  }
+}
