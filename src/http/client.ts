@@ -1,0 +1,275 @@
+// The HTTP client every vendor call goes through: one keep-alive undici Pool per origin, the retry
+// policy of retry.ts, and the shared per-key Limiter. It never retries a call that may have run
+// unless the caller said it is idempotent; such failures come back as kind `maybe-sent`.
+import { Pool } from 'undici';
+import { abortReason, sleep } from './delay.js';
+import { attemptsText, describeTarget, HttpError, type HttpErrorInit, type HttpErrorKind } from './errors.js';
+import { exchange, type ExchangeOutcome } from './exchange.js';
+import { Limiter, type CallLimiter, type Release } from './limiter.js';
+import { classifyAttempt, DEFAULT_RETRY, describeTransportError, type RetryPolicy, type RetryReason, type RetryVerdict, type TransportFailure } from './retry.js';
+
+export interface HttpRequest {
+  method: string;
+  /** Absolute URL. User info (`https://user:pass@host`) becomes Basic auth unless an Authorization header is given. */
+  url: string;
+  headers: Record<string, string>;
+  body?: string;
+}
+
+export interface HttpResponse {
+  status: number;
+  /** Lower-cased names; repeated headers joined with `, `. */
+  headers: Record<string, string>;
+  body: string;
+  /** Sends made, this successful one included. */
+  attempts: number;
+  durationMs: number;
+  /** Time spent waiting on the limiter and between attempts. */
+  waitedMs: number;
+}
+
+export interface RetryEvent {
+  /** The attempt that failed (1-based). */
+  attempt: number;
+  reason: RetryReason;
+  delayMs: number;
+  status?: number;
+  /** Transport error code, e.g. `ECONNREFUSED`. */
+  code?: string;
+}
+
+export interface SendOptions {
+  /** Whether repeating the call is harmless. Decides retries after failures that may have reached the server. */
+  idempotent: boolean;
+  /** Limiter key, e.g. `qualys:user.php` (credential name + vendor script). Without one the limiter is bypassed. */
+  limiterKey?: string;
+  /** Time limit for one attempt, headers and body included (0 = none). Default none. */
+  timeoutMs?: number;
+  signal?: AbortSignal;
+  /** Overrides the client's retry policy for this call. */
+  retry?: Partial<RetryPolicy>;
+  /** Overrides the client's body cap for this call. */
+  maxBodyBytes?: number;
+  /** Called before each retry wait, for logs and metrics. */
+  onRetry?: (event: RetryEvent) => void;
+}
+
+export interface HttpClientOptions {
+  /** Connections per origin. Default 16. */
+  connections?: number;
+  /** Default 10 000 ms. */
+  connectTimeoutMs?: number;
+  /** Time to wait for response headers once the request is sent. Default 60 000 ms. */
+  headersTimeoutMs?: number;
+  /** Longest gap between body chunks. Default 60 000 ms. */
+  bodyTimeoutMs?: number;
+  /** Idle keep-alive socket lifetime when the server does not say. Default 4 000 ms. */
+  keepAliveTimeoutMs?: number;
+  /** Response bodies larger than this fail with `body-too-large`. Default 5 MiB. */
+  maxBodyBytes?: number;
+  retry?: Partial<RetryPolicy>;
+  /** Shared limiter; the daemon passes one for all workflows. Default a new in-memory `Limiter`. */
+  limiter?: CallLimiter;
+  /** Random source in [0, 1) for jitter. Default `Math.random`. */
+  random?: () => number;
+}
+
+export const DEFAULT_MAX_BODY_BYTES = 5 * 1024 * 1024;
+
+export class HttpClient {
+  readonly limiter: CallLimiter;
+  readonly #pools = new Map<string, Pool>();
+  readonly #opts: Required<Omit<HttpClientOptions, 'limiter' | 'retry'>>;
+  readonly #retry: RetryPolicy;
+  #closed = false;
+
+  constructor(opts: HttpClientOptions = {}) {
+    this.limiter = opts.limiter ?? new Limiter();
+    this.#retry = { ...DEFAULT_RETRY, ...defined(opts.retry ?? {}) };
+    this.#opts = {
+      connections: opts.connections ?? 16,
+      connectTimeoutMs: opts.connectTimeoutMs ?? 10_000,
+      headersTimeoutMs: opts.headersTimeoutMs ?? 60_000,
+      bodyTimeoutMs: opts.bodyTimeoutMs ?? 60_000,
+      keepAliveTimeoutMs: opts.keepAliveTimeoutMs ?? 4_000,
+      maxBodyBytes: opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
+      random: opts.random ?? Math.random,
+    };
+  }
+
+  /** Sends `req`, retrying per the policy; resolves with a 2xx/3xx response or throws `HttpError`. */
+  async send(req: HttpRequest, opts: SendOptions): Promise<HttpResponse> {
+    const started = performance.now();
+    const target = describeTarget(req.method, req.url);
+    const policy: RetryPolicy = { ...this.#retry, ...defined(opts.retry ?? {}) };
+    const key = opts.limiterKey;
+    const signal = opts.signal;
+    let attempts = 0;
+    let waitedMs = 0;
+
+    const fail = (kind: HttpErrorKind, detail: string, extra: Omit<HttpErrorInit, 'attempts'> = {}): HttpError =>
+      new HttpError(kind, `${target}: ${detail}`, { attempts, ...extra });
+    const aborted = (reason: unknown): HttpError => fail('aborted', `aborted ${attemptsText(attempts)}`, { cause: reason });
+
+    if (this.#closed) throw fail('aborted', 'the HTTP client is closed');
+    let url: URL;
+    try {
+      url = new URL(req.url);
+    } catch (cause) {
+      throw fail('network', 'invalid URL', { cause });
+    }
+    const headers = requestHeaders(req.headers, url);
+    const pool = this.#pool(url.origin);
+
+    for (;;) {
+      if (signal?.aborted) throw aborted(abortReason(signal));
+      let release: Release | undefined;
+      if (key !== undefined) {
+        const pausedUntil = this.limiter.stats(key).pausedUntil;
+        if (pausedUntil !== null && pausedUntil - Date.now() > policy.maxLimitWaitMs) {
+          const retryAfterMs = pausedUntil - Date.now();
+          throw fail('limit', `${key} is paused by the vendor limit for ${Math.ceil(retryAfterMs / 1000)} s`, { retryAfterMs, retryable: true });
+        }
+        const t0 = performance.now();
+        try {
+          release = await this.limiter.acquire(key, signal);
+        } catch (cause) {
+          throw aborted(cause);
+        } finally {
+          waitedMs += performance.now() - t0;
+        }
+      }
+
+      attempts++;
+      const outcome = await exchange(pool, {
+        method: req.method.toUpperCase(),
+        path: url.pathname + url.search,
+        headers,
+        ...(req.body !== undefined ? { body: req.body } : {}),
+        headersTimeoutMs: this.#opts.headersTimeoutMs,
+        bodyTimeoutMs: this.#opts.bodyTimeoutMs,
+        timeoutMs: opts.timeoutMs ?? 0,
+        maxBodyBytes: opts.maxBodyBytes ?? this.#opts.maxBodyBytes,
+        ...(signal ? { signal } : {}),
+      });
+
+      if (outcome.type === 'aborted' || outcome.type === 'too-large') {
+        release?.(outcome.type === 'too-large' ? outcome.headers : undefined);
+        if (outcome.type === 'too-large') {
+          throw fail('body-too-large', `response body exceeds ${outcome.limit} bytes (HTTP ${outcome.status})`, { status: outcome.status, headers: outcome.headers });
+        }
+        if (outcome.dispatched && !opts.idempotent) {
+          throw fail('maybe-sent', 'aborted after the request was sent; it may have been processed and is not safe to repeat', { cause: outcome.reason });
+        }
+        throw aborted(outcome.reason);
+      }
+
+      const failure: TransportFailure | undefined = outcome.type === 'transport' ? describeTransportError(outcome.error, outcome.dispatched) : undefined;
+      const verdict = classifyAttempt(
+        outcome.type === 'response' ? outcome : { type: 'transport', failure: failure! },
+        { idempotent: opts.idempotent, attempt: attempts, policy, random: this.#opts.random },
+      );
+      const block = verdict.action === 'accept' ? undefined : verdict.block;
+      // With a limiter the wait after a block is a pause of the whole key, shared by all its callers
+      // (also when this call gives up, so the others do not each run into the block).
+      const sharedWait = block !== undefined && key !== undefined && verdict.action === 'retry';
+      const pauseMs = sharedWait ? verdict.delayMs : block?.toWaitMs;
+      release?.(outcome.type === 'response' ? outcome.headers : undefined, {
+        blocked: block !== undefined,
+        notSent: failure?.sent === 'no',
+        ...(pauseMs !== undefined ? { pauseMs } : {}),
+      });
+
+      if (verdict.action === 'accept') {
+        const r = outcome as Extract<ExchangeOutcome, { type: 'response' }>;
+        return { status: r.status, headers: r.headers, body: r.body, attempts, durationMs: performance.now() - started, waitedMs };
+      }
+      if (verdict.action === 'fail') {
+        throw failureError(target, attempts, verdict, outcome, failure);
+      }
+
+      const status = outcome.type === 'response' ? outcome.status : undefined;
+      opts.onRetry?.({ attempt: attempts, reason: verdict.reason, delayMs: verdict.delayMs, ...(status !== undefined ? { status } : {}), ...(failure ? { code: failure.code } : {}) });
+      if (!sharedWait) {
+        const t0 = performance.now();
+        try {
+          await sleep(verdict.delayMs, signal);
+        } catch (cause) {
+          throw aborted(cause);
+        } finally {
+          waitedMs += performance.now() - t0;
+        }
+      }
+    }
+  }
+
+  /** Closes every pool, waiting for requests in flight. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    const pools = [...this.#pools.values()];
+    this.#pools.clear();
+    await Promise.all(pools.map((p) => p.close()));
+  }
+
+  #pool(origin: string): Pool {
+    let pool = this.#pools.get(origin);
+    if (!pool) {
+      pool = new Pool(origin, {
+        connections: this.#opts.connections,
+        connect: { timeout: this.#opts.connectTimeoutMs },
+        headersTimeout: this.#opts.headersTimeoutMs,
+        bodyTimeout: this.#opts.bodyTimeoutMs,
+        keepAliveTimeout: this.#opts.keepAliveTimeoutMs,
+      });
+      this.#pools.set(origin, pool);
+    }
+    return pool;
+  }
+}
+
+/** The error for a `fail` verdict. Only codes and statuses go in the message, never headers or bodies. */
+function failureError(
+  target: string,
+  attempts: number,
+  verdict: Extract<RetryVerdict, { action: 'fail' }>,
+  outcome: Extract<ExchangeOutcome, { type: 'response' | 'transport' }>,
+  failure: TransportFailure | undefined,
+): HttpError {
+  const { kind, retryable, block, retryAfterMs } = verdict;
+  const make = (detail: string, extra: Omit<HttpErrorInit, 'attempts'>): HttpError =>
+    new HttpError(kind, `${target}: ${detail}`, { attempts, retryable, ...extra });
+  if (outcome.type === 'response') {
+    const extra = { status: outcome.status, headers: outcome.headers, body: outcome.body };
+    if (kind !== 'limit') return make(`HTTP ${outcome.status} ${attemptsText(attempts)}`, extra);
+    const which = block?.code === 1960 ? 'concurrency limit' : block?.code === 1965 ? 'rate limit' : 'limit';
+    const code = block?.code !== undefined ? `, code ${block.code}` : '';
+    const after = retryAfterMs !== undefined ? `; retry after ${Math.ceil(retryAfterMs / 1000)} s` : '';
+    return make(`blocked by the vendor ${which} (HTTP ${outcome.status}${code}) ${attemptsText(attempts)}${after}`, {
+      ...extra,
+      ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
+    });
+  }
+  const f = failure!;
+  const cause = outcome.error;
+  if (kind === 'maybe-sent') {
+    const what = f.timeout ? 'timed out' : 'lost the connection';
+    return make(`${what} after the request was sent (${f.code}); it may have been processed and is not safe to repeat`, { cause });
+  }
+  return make(`${f.timeout ? 'timed out' : 'connection failed'} (${f.code}) ${attemptsText(attempts)}`, { cause });
+}
+
+/** Lower-cased request headers; URL user info becomes Basic auth. */
+function requestHeaders(given: Record<string, string>, url: URL): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(given)) out[k.toLowerCase()] = v;
+  if ((url.username || url.password) && out.authorization === undefined) {
+    const user = decodeURIComponent(url.username);
+    const pass = decodeURIComponent(url.password);
+    out.authorization = `Basic ${Buffer.from(`${user}:${pass}`).toString('base64')}`;
+  }
+  return out;
+}
+
+function defined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
