@@ -41,11 +41,12 @@ export async function main(argv: string[], io: Io): Promise<number> {
     println(io.stdout, (require('../../package.json') as { version: string }).version);
     return EXIT.OK;
   }
-  const command = commands.find((c) => c.name === name);
-  if (!command) {
+  const entry = commands.find((c) => c.name === name);
+  if (!entry) {
     println(io.stderr, `skein: unknown command "${name}"; commands: ${commands.map((c) => c.name).join(', ')} [usage]`);
     return EXIT.USAGE;
   }
+  const command = await entry.load();
   if (rest.includes('--help') || rest.includes('-h')) {
     println(io.stdout, command.help);
     return EXIT.OK;

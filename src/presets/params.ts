@@ -13,6 +13,8 @@ export interface ParamProblem {
   param: string;
   code: 'missing-param' | 'unknown-param' | 'param-value' | 'param-conflict';
   message: string;
+  /** The parameter whose value makes this one required, forbidden or restricted (constraints). */
+  cause?: string;
 }
 
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
@@ -51,9 +53,13 @@ export function checkInputValue(name: string, input: Input, value: string | numb
     if (input.pattern && !new RegExp(`^(?:${input.pattern})$`).test(item)) {
       return `${JSON.stringify(item)} is not a valid ${name}: ${input.pattern_hint ?? `must match ${input.pattern}`}`;
     }
-    if (input.format === 'email' && !EMAIL.test(item)) return `${JSON.stringify(item)} is not a valid email address`;
+    if (input.format === 'email' && !EMAIL.test(item)) return `${JSON.stringify(item)} is not a valid email address for ${name} (expected the form name@example.com)`;
   }
   return undefined;
+}
+
+function whenParam(c: Constraint): string | undefined {
+  return Object.keys(c.when ?? {})[0];
 }
 
 function conditionHolds(c: Constraint, params: Record<string, ParamValue>): boolean | undefined {
@@ -68,9 +74,12 @@ function conditionHolds(c: Constraint, params: Record<string, ParamValue>): bool
   return true;
 }
 
-function describeWhen(c: Constraint): string {
+/** " when country is "Canada"": the actual value when it is known, else the condition. */
+function describeWhen(c: Constraint, params: Record<string, ParamValue>): string {
   const [[name, test] = []] = Object.entries(c.when ?? {});
   if (!name || !test) return '';
+  const actual = params[name];
+  if (test.present === undefined && actual !== undefined && actual !== UNKNOWN) return ` when ${name} is ${JSON.stringify(actual)}`;
   if (test.equals !== undefined) return ` when ${name} is ${JSON.stringify(test.equals)}`;
   if (test.in) return ` when ${name} is ${test.in.length <= 4 ? test.in.map((x) => JSON.stringify(x)).join(', ') : `one of ${test.in.length} values`}`;
   return ` when ${name} is ${test.present ? 'given' : 'not given'}`;
@@ -80,9 +89,10 @@ function describeWhen(c: Constraint): string {
 export function checkParams(preset: Preset, params: Record<string, ParamValue>): ParamProblem[] {
   const problems: ParamProblem[] = [];
   const inputs = preset.inputs as Record<string, Input>;
-  const present = (n: string) => params[n] !== undefined && !(params[n] === '' && !inputs[n]?.allow_empty);
+  const inputOf = (n: string): Input | undefined => (Object.hasOwn(inputs, n) ? inputs[n] : undefined);
+  const present = (n: string) => params[n] !== undefined && !(params[n] === '' && !inputOf(n)?.allow_empty);
   for (const [name, value] of Object.entries(params)) {
-    const input = inputs[name];
+    const input = inputOf(name);
     if (!input) {
       problems.push({ param: name, code: 'unknown-param', message: `${preset.id} has no parameter "${name}"${didYouMean(name, Object.keys(inputs))}; parameters: ${allowedList(Object.keys(inputs), 30)}` });
       continue;
@@ -92,7 +102,7 @@ export function checkParams(preset: Preset, params: Record<string, ParamValue>):
     if (msg) problems.push({ param: name, code: 'param-value', message: msg });
   }
   for (const [name, input] of Object.entries(inputs)) {
-    if (input.required && params[name] === undefined) {
+    if (input.required && !Object.hasOwn(params, name)) {
       problems.push({ param: name, code: 'missing-param', message: `${preset.id} needs parameter "${name}" (${input.description.split('.')[0]})` });
     }
   }
@@ -104,17 +114,18 @@ export function checkParams(preset: Preset, params: Record<string, ParamValue>):
     }
     if (!c.when) continue;
     if (conditionHolds(c, params) !== true) continue;
+    const cause = whenParam(c);
     for (const r of c.require ?? []) {
-      if (!present(r)) problems.push({ param: r, code: 'missing-param', message: `${preset.id} needs parameter "${r}"${describeWhen(c)}${why}` });
+      if (!present(r)) problems.push({ param: r, cause, code: 'missing-param', message: `${preset.id} needs parameter "${r}"${describeWhen(c, params)}${why}` });
     }
     for (const f of c.forbid ?? []) {
-      if (present(f)) problems.push({ param: f, code: 'param-conflict', message: `${f} is not allowed${describeWhen(c)}${why}` });
+      if (present(f)) problems.push({ param: f, cause, code: 'param-conflict', message: `${f} is not allowed${describeWhen(c, params)}${why}` });
     }
     for (const [target, allowed] of Object.entries(c.allow ?? {})) {
       const v = params[target];
       if (v === undefined || v === UNKNOWN || v === '') continue;
       if (!allowed.includes(String(v))) {
-        problems.push({ param: target, code: 'param-value', message: `${JSON.stringify(v)} is not a valid ${target}${describeWhen(c)}${didYouMean(String(v), allowed)}; allowed: ${allowedList(allowed)}` });
+        problems.push({ param: target, cause, code: 'param-value', message: `${JSON.stringify(v)} is not a valid ${target}${describeWhen(c, params)}${didYouMean(String(v), allowed)}; allowed: ${allowedList(allowed, 60)}` });
       }
     }
   }

@@ -28,10 +28,24 @@ export function presetFiles(): string[] {
   return out;
 }
 
+/** JSON copy of the presets written at build time (parsing YAML costs more than start-up allows). */
+function prebuilt(): Preset[] | undefined {
+  try {
+    return JSON.parse(readFileSync(fileURLToPath(new URL('../generated/presets.json', import.meta.url)), 'utf8')) as Preset[];
+  } catch {
+    return undefined;
+  }
+}
+
 /** All presets by id. */
 export function presets(): Map<string, Preset> {
   if (!cached) {
     cached = new Map();
+    const built = prebuilt();
+    if (built) {
+      for (const p of built) cached.set(p.id, p);
+      return cached;
+    }
     for (const file of presetFiles()) {
       const p = parse(readFileSync(file, 'utf8')) as Preset;
       cached.set(p.id, p);

@@ -42,6 +42,8 @@ export function analyzeTemplate(text: string): TemplateAnalysis {
 }
 
 function analyze(text: string): TemplateAnalysis {
+  const unbalanced = scanMustaches(text);
+  if (unbalanced) return { error: unbalanced, references: [], helpers: [] };
   let ast: hbs.AST.Program;
   try {
     ast = Handlebars.parse(text);
@@ -54,6 +56,7 @@ function analyze(text: string): TemplateAnalysis {
   const lengthOf = (loc: hbs.AST.SourceLocation) => (lineStarts[loc.end.line - 1] ?? 0) + loc.end.column - indexOf(loc);
   const references: TemplateReference[] = [];
   const helpers: HelperCall[] = [];
+  let error: TemplateAnalysis['error'];
   // Inside #each / #with the context changes; relative paths there are not checked.
   const walk = (node: hbs.AST.Node | undefined | null, scoped: boolean): void => {
     if (!node) return;
@@ -84,6 +87,18 @@ function analyze(text: string): TemplateAnalysis {
       case 'PathExpression':
         visitPath(node as hbs.AST.PathExpression, scoped);
         return;
+      case 'PartialStatement':
+      case 'PartialBlockStatement':
+      case 'Decorator':
+      case 'DecoratorBlock': {
+        const partial = node.type.startsWith('Partial');
+        error ??= {
+          message: partial ? 'template syntax error: partials ({{> name}}) are not supported; write the text inline' : 'template syntax error: decorators ({{* name}}) are not supported',
+          index: indexOf(node.loc),
+          length: lengthOf(node.loc),
+        };
+        return;
+      }
       default:
         return;
     }
@@ -94,8 +109,71 @@ function analyze(text: string): TemplateAnalysis {
     references.push({ parts: p.parts, original: p.original, index: indexOf(p.loc), length: lengthOf(p.loc) });
   };
   walk(ast, false);
-  return { references, helpers };
+  return error ? { error, references: [], helpers: [] } : { references, helpers };
 }
+
+/**
+ * Finds the mistakes Handlebars reports badly: a "{{" without its "}}", and block tags that do
+ * not pair up ({{#if}} without {{/if}}, {{/each}} closing {{#if}}). Points at the tag itself.
+ */
+function scanMustaches(text: string): ({ message: string } & TemplatePos) | undefined {
+  const open: Array<{ name: string; index: number; length: number }> = [];
+  for (let i = text.indexOf('{{'); i !== -1; ) {
+    if (text.startsWith('{{!--', i)) {
+      const close = text.indexOf('--}}', i + 5);
+      if (close === -1) return { message: 'template syntax error: comment "{{!--" is not closed; add "--}}"', index: i, length: 5 };
+      i = text.indexOf('{{', close + 4);
+      continue;
+    }
+    const close = text.indexOf('}}', i + 2);
+    const next = text.indexOf('{{', i + 2);
+    if (close === -1 || (next !== -1 && next < close && !text.startsWith('{{{', i))) {
+      const tag = /^\{\{[^\s{}]*/.exec(text.slice(i))![0];
+      return { message: `template syntax error: "${tag}" is not closed; add "}}"`, index: i, length: Math.max(2, tag.length) };
+    }
+    let end = close + 2;
+    if (text.startsWith('{{{', i) && text[end] === '}') end++;
+    const inner = text.slice(i + 2, close).replace(/^[{~]/, '').trim();
+    const m = /^([#^/])\s*[>*]?\s*([^\s}~()]+)/.exec(inner);
+    if (m && !text.startsWith('{{!', i)) {
+      const [, kind, name] = m as unknown as [string, string, string];
+      const tag = { name, index: i, length: end - i };
+      if (kind !== '/') open.push(tag);
+      else {
+        const top = open.pop();
+        if (!top) return { message: `template syntax error: {{/${name}}} closes no block; remove it or add {{#${name} ...}} before it`, ...pos(tag) };
+        if (top.name !== name) return { message: `template syntax error: {{/${name}}} closes {{#${top.name}}}; write {{/${top.name}}} here`, ...pos(tag) };
+      }
+    }
+    i = text.indexOf('{{', end);
+  }
+  const unclosed = open.pop();
+  if (unclosed) return { message: `template syntax error: {{#${unclosed.name}}} is never closed; add {{/${unclosed.name}}}`, ...pos(unclosed) };
+  return undefined;
+}
+
+const pos = (t: TemplatePos): TemplatePos => ({ index: t.index, length: t.length });
+
+/** Jison token names in Handlebars parse errors, as a user would write them. */
+const TOKENS: Record<string, string> = {
+  CLOSE: '"}}"',
+  CLOSE_UNESCAPED: '"}}}"',
+  CLOSE_RAW_BLOCK: '"}}}}"',
+  OPEN: '"{{"',
+  OPEN_SEXPR: '"("',
+  CLOSE_SEXPR: '")"',
+  EQUALS: '"="',
+  INVALID: 'an invalid character',
+  ID: 'a name',
+  STRING: 'a string',
+  NUMBER: 'a number',
+  BOOLEAN: 'a boolean',
+  SEP: '"." or "/"',
+  OPEN_ENDBLOCK: '"{{/"',
+  OPEN_BLOCK: '"{{#"',
+  OPEN_INVERSE: '"{{^"',
+  INVERSE: '"{{else}}"',
+};
 
 /** Handlebars (jison) reports "Parse error on line N:" and a caret under a snippet. */
 function parseErrorPosition(text: string, message: string): { message: string } & TemplatePos {
@@ -117,7 +195,7 @@ function parseErrorPosition(text: string, message: string): { message: string } 
   const starts = text.split('\n').slice(0, line - 1).reduce((n, l) => n + l.length + 1, 0);
   const expecting = /Expecting (.*), got '([^']*)'/.exec(message);
   const human = expecting
-    ? `template syntax error: unexpected ${expecting[2] === 'EOF' ? 'end of template (is a "}}" or {{/block}} missing?)' : `'${expecting[2]}'`}`
-    : `template syntax error: ${lines[0]}`;
+    ? `template syntax error: unexpected ${expecting[2] === 'EOF' ? 'end of template (is a "}}" or {{/block}} missing?)' : TOKENS[expecting[2]!] ?? `"${expecting[2]}"`}`
+    : `template syntax error: ${(lines[0] ?? '').replace(/ - \d+:\d+$/, '')}`;
   return { message: human, index: Math.min(starts + col, text.length), length: 1 };
 }

@@ -58,19 +58,27 @@ export interface DeclaredObject {
 }
 
 /**
+ * A copy with no prototype, so names such as `constructor` or `toString` are never mistaken for
+ * fields by `fields[name]` lookups.
+ */
+function fieldMap(from: Record<string, FieldDef>): Record<string, FieldDef> {
+  return Object.assign(Object.create(null) as Record<string, FieldDef>, from);
+}
+
+/**
  * Merges the built-in objects with the declared ones. A declared object that is not built in
  * needs a `key`; a declared field may not redefine a built-in field (the validator reports it).
  */
 export function buildObjectDefs(declared: Record<string, DeclaredObject> | undefined): Map<string, ObjectDef> {
   const out = new Map<string, ObjectDef>();
   for (const [name, b] of Object.entries(BUILTIN_OBJECTS)) {
-    out.set(name, { name, key: b.key, fields: { ...b.fields } });
+    out.set(name, { name, key: b.key, fields: fieldMap(b.fields) });
   }
   for (const [name, decl] of Object.entries(declared ?? {})) {
     const base = out.get(name);
-    const fields: Record<string, FieldDef> = base ? { ...base.fields } : {};
+    const fields = fieldMap(base?.fields ?? {});
     for (const [fname, f] of Object.entries(decl.fields ?? {})) {
-      if (base?.fields[fname]?.builtin) continue;
+      if (base && Object.hasOwn(base.fields, fname) && base.fields[fname]!.builtin) continue;
       fields[fname] = { type: f.type, sensitive: f.sensitive ?? false, builtin: false, description: f.description };
     }
     const key = base?.key ?? decl.key ?? 'id';

@@ -9,7 +9,7 @@ import type { ConfigFile } from '../generated/config.js';
 import type { WorkflowFile } from '../generated/workflow.js';
 import { presets } from '../presets/registry.js';
 import { makeContext, type ProjectScope } from './context.js';
-import { buildObjectDefs, BUILTIN_OBJECTS, type DeclaredObject } from './objects.js';
+import { buildObjectDefs, BUILTIN_OBJECTS, FIELD_TYPES, type DeclaredObject, type FieldType } from './objects.js';
 import { WORKFLOW_RULES } from './rules/index.js';
 import { checkSchema } from './schema-stage.js';
 import { loadYamlFile, type LocatedDoc } from './source.js';
@@ -50,7 +50,13 @@ function display(path: string, cwd: string): string {
 }
 
 function walk(dir: string, out: string[]): void {
-  for (const e of readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+  let entries;
+  try {
+    entries = readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return; // unreadable subdirectory: nothing to validate there
+  }
+  for (const e of entries.sort((a, b) => (a.name < b.name ? -1 : 1))) {
     if (e.name.startsWith('.') || e.name === 'node_modules') continue;
     const p = join(dir, e.name);
     if (e.isDirectory()) walk(p, out);
@@ -99,29 +105,65 @@ export function loadProject(group: { dir: string; configs: string[]; files: stri
   const [configPath, ...extra] = group.configs;
   for (const e of extra) sink.error('config-duplicate', `a second ${CONFIG_FILE} in one workflow directory (the first is ${display(configPath!, opts.cwd)}); keep one`, display(e, opts.cwd), { line: 1, col: 1 });
   let config: ConfigFile = { version: 1 };
+  let names: ConfigNames = {};
   if (!configPath) {
     sink.error('config-missing', `no ${CONFIG_FILE} in ${display(group.dir, opts.cwd) || '.'}; create one with version: 1 (see docs/workflow-format.md)`, display(join(group.dir, CONFIG_FILE), opts.cwd), { line: 1, col: 1 });
   } else {
     const doc = loadYamlFile(configPath, display(configPath, opts.cwd), sink);
     if (doc && checkSchema('config', doc, sink)) {
       config = doc.value as ConfigFile;
+      names = config as ConfigNames;
       checkConfigObjects(config, doc, sink);
+    } else if (doc) {
+      // skein.yaml has its own errors; still let workflows see the names it declares, so they are
+      // not flooded with "unknown credential" or "unknown field" for names that do exist.
+      names = usableNames(doc.value);
     }
   }
   const scope: ProjectScope = {
-    objects: buildObjectDefs(config.objects as Record<string, DeclaredObject> | undefined),
-    variables: new Set(Object.keys(config.variables ?? {})),
-    credentials: new Set(Object.keys(config.credentials ?? {})),
+    objects: buildObjectDefs(names.objects),
+    variables: new Set(Object.keys(names.variables ?? {})),
+    credentials: new Set(Object.keys(names.credentials ?? {})),
     presets: presets(),
   };
   const workflows = group.files.map((f) => loadWorkflow(f, scope, opts));
-  checkDuplicateNames(workflows);
+  const siblings = configPath ? siblingNames(group, opts) : [];
+  checkDuplicateNames(workflows, siblings);
   return { dir: group.dir, configPath, config, scope, configDiagnostics: sortDiagnostics(sink.items), workflows };
+}
+
+/** The names skein.yaml declares, as workflows refer to them. */
+interface ConfigNames {
+  variables?: Record<string, unknown>;
+  credentials?: Record<string, unknown>;
+  objects?: Record<string, DeclaredObject>;
+}
+
+const isRecord = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+/** Best-effort names from a skein.yaml that failed its schema: whatever has a usable shape. */
+function usableNames(value: unknown): ConfigNames {
+  if (!isRecord(value)) return {};
+  const objects: Record<string, DeclaredObject> = {};
+  for (const [name, obj] of Object.entries(isRecord(value.objects) ? value.objects : {})) {
+    if (!isRecord(obj)) continue;
+    const fields: NonNullable<DeclaredObject['fields']> = {};
+    for (const [f, def] of Object.entries(isRecord(obj.fields) ? obj.fields : {})) {
+      const type = isRecord(def) && (FIELD_TYPES as readonly unknown[]).includes(def.type) ? (def.type as FieldType) : 'string';
+      fields[f] = { type, sensitive: isRecord(def) && def.sensitive === true };
+    }
+    objects[name] = { key: typeof obj.key === 'string' ? obj.key : undefined, fields };
+  }
+  return {
+    variables: isRecord(value.variables) ? value.variables : undefined,
+    credentials: isRecord(value.credentials) ? value.credentials : undefined,
+    objects,
+  };
 }
 
 function checkConfigObjects(config: ConfigFile, doc: LocatedDoc, sink: DiagnosticSink): void {
   for (const [name, obj] of Object.entries(config.objects ?? {})) {
-    const builtin = BUILTIN_OBJECTS[name];
+    const builtin = Object.hasOwn(BUILTIN_OBJECTS, name) ? BUILTIN_OBJECTS[name] : undefined;
     if (!builtin && obj.key === undefined) {
       sink.error('schema-missing-key', `object "${name}" is not built in, so it needs a key: FIELD`, doc.file, doc.locate(['objects', name], 'key'));
     }
@@ -129,7 +171,7 @@ function checkConfigObjects(config: ConfigFile, doc: LocatedDoc, sink: Diagnosti
       sink.error('schema-value', `the key of built-in object "${name}" is ${builtin.key}; it cannot be changed`, doc.file, doc.locate(['objects', name, 'key']));
     }
     for (const field of Object.keys(obj.fields ?? {})) {
-      if (builtin?.fields[field]) {
+      if (builtin && Object.hasOwn(builtin.fields, field)) {
         sink.error('schema-value', `field "${field}" is built into ${name}; remove it from skein.yaml or choose another name`, doc.file, doc.locate(['objects', name, 'fields', field], 'key'));
       }
     }
@@ -149,18 +191,57 @@ function loadWorkflow(path: string, scope: ProjectScope, opts: LoadOptions): Loa
   return { path, file, def, doc, diagnostics: sink.items, valid: def !== undefined && sink.errorCount === 0 };
 }
 
-function checkDuplicateNames(workflows: LoadedWorkflow[]): void {
-  const first = new Map<string, LoadedWorkflow>();
-  for (const w of workflows) {
-    if (!w.def || !w.doc) continue;
-    const prev = first.get(w.def.name);
-    if (!prev) {
-      first.set(w.def.name, w);
+interface NamedFile {
+  path: string;
+  file: string;
+  name: string;
+  line: number;
+}
+
+const nameCache = new Map<string, { stamp: string; named?: NamedFile }>();
+
+/**
+ * Names of the project's other workflow files, when only some files are validated: a name that
+ * clashes with a file not on the command line still breaks the directory when it is deployed.
+ */
+function siblingNames(group: { dir: string; files: string[] }, opts: LoadOptions): NamedFile[] {
+  const all: string[] = [];
+  walk(group.dir, all);
+  const given = new Set(group.files);
+  const out: NamedFile[] = [];
+  for (const path of all) {
+    if (given.has(path) || !isWorkflowFile(basename(path))) continue;
+    let stamp: string;
+    try {
+      const st = statSync(path);
+      stamp = `${st.size}:${st.mtimeMs}`;
+    } catch {
       continue;
     }
-    const pos = w.doc.locate(['name']);
-    const prevLine = prev.doc!.locate(['name']).line;
-    w.diagnostics.push({ code: 'duplicate-workflow-name', severity: 'error', message: `workflow name "${w.def.name}" is already used by ${prev.file}:${prevLine}; names must be unique in the directory`, file: w.file, ...pos });
+    let hit = nameCache.get(path);
+    if (!hit || hit.stamp !== stamp) {
+      const doc = loadYamlFile(path, display(path, opts.cwd), new DiagnosticSink());
+      const name = doc && (doc.value as { name?: unknown }).name;
+      hit = { stamp, named: doc && typeof name === 'string' ? { path, file: doc.file, name, line: doc.locate(['name']).line } : undefined };
+      nameCache.set(path, hit);
+    }
+    if (hit.named) out.push({ ...hit.named, file: display(path, opts.cwd) });
+  }
+  return out;
+}
+
+/** Every file of a name clash gets one diagnostic naming the other files. */
+function checkDuplicateNames(workflows: LoadedWorkflow[], siblings: NamedFile[]): void {
+  const byName = new Map<string, NamedFile[]>();
+  const add = (n: NamedFile) => byName.set(n.name, [...(byName.get(n.name) ?? []), n]);
+  for (const w of workflows) if (w.def && w.doc) add({ path: w.path, file: w.file, name: w.def.name, line: w.doc.locate(['name']).line });
+  for (const n of siblings) add(n);
+  for (const w of workflows) {
+    if (!w.def || !w.doc) continue;
+    const others = (byName.get(w.def.name) ?? []).filter((n) => n.path !== w.path);
+    if (!others.length) continue;
+    const where = others.map((n) => `${n.file}:${n.line}`).join(', ');
+    w.diagnostics.push({ code: 'duplicate-workflow-name', severity: 'error', message: `workflow name "${w.def.name}" is also used by ${where}; names must be unique in the directory`, file: w.file, ...w.doc.locate(['name']) });
     w.valid = false;
   }
 }

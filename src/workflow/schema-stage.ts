@@ -6,7 +6,7 @@ import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.
 import addFormats from 'ajv-formats';
 import type { DiagnosticSink, DiagnosticCode } from '../diagnostics.js';
 import type { LocatedDoc, JsonPath } from './source.js';
-import { allowedList, didYouMean } from './did-you-mean.js';
+import { allowedList, closest, didYouMean } from './did-you-mean.js';
 
 export type SchemaKind = 'workflow' | 'config' | 'preset';
 
@@ -17,6 +17,14 @@ const SCHEMA_IDS: Record<SchemaKind, string> = {
 };
 
 let ajv: Ajv2020 | undefined;
+
+/**
+ * Validators precompiled at build time (scripts/build-validators.mjs); absent when running from
+ * src/ (tests), where the schemas are compiled on first use instead.
+ */
+const precompiled: Partial<Record<SchemaKind, ValidateFunction>> = await import(
+  new URL('../generated/validators.js', import.meta.url).href
+).catch(() => ({}));
 const compiled = new Map<SchemaKind, ValidateFunction>();
 const branchValidators = new WeakMap<object, ValidateFunction>();
 
@@ -39,7 +47,7 @@ function getAjv(): Ajv2020 {
 }
 
 export function validatorFor(kind: SchemaKind): ValidateFunction {
-  let v = compiled.get(kind);
+  let v = compiled.get(kind) ?? precompiled[kind];
   if (!v) {
     v = getAjv().getSchema(SCHEMA_IDS[kind]) as ValidateFunction;
     compiled.set(kind, v);
@@ -51,7 +59,10 @@ export function validatorFor(kind: SchemaKind): ValidateFunction {
 export function checkSchema(kind: SchemaKind, doc: LocatedDoc, sink: DiagnosticSink): boolean {
   const validate = validatorFor(kind);
   if (validate(doc.value)) return true;
-  for (const e of simplifyErrors(validate.errors ?? [], doc.value)) report(e, doc, sink, kind);
+  const errors = simplifyErrors(validate.errors ?? [], doc.value);
+  // Another version's file: its other keys mean nothing to this version, so say only that.
+  const versionError = errors.find((e) => e.instancePath === '/version');
+  for (const e of versionError ? [versionError] : errors) report(e, doc, sink, kind);
   return false;
 }
 
@@ -81,6 +92,8 @@ function valueAt(root: unknown, path: JsonPath): unknown {
 function simplifyErrors(errors: ErrorObject[], root: unknown): ErrorObject[] {
   const alternatives = errors.filter((e) => (e.keyword === 'oneOf' || e.keyword === 'anyOf') && e.params.passingSchemas == null);
   let out = errors.filter((e) => e.keyword !== 'if' && !e.schemaPath.includes('/propertyNames/'));
+  // A misspelt required key shows as "missing X" plus "unknown Y"; keep only the one with the hint.
+  out = out.filter((e) => !(e.keyword === 'required' && misspeltAs(e, out)));
   for (const alt of alternatives) {
     const prefix = alt.instancePath;
     out = out.filter((e) => e === alt || !(e.instancePath === prefix || e.instancePath.startsWith(prefix + '/')));
@@ -91,6 +104,29 @@ function simplifyErrors(errors: ErrorObject[], root: unknown): ErrorObject[] {
     out.splice(out.indexOf(alt), 1, ...replacement);
   }
   return out;
+}
+
+const RULE_COMBINATORS = ['all', 'any', 'not'];
+
+/** Keys a rule leaf may hold, plus the combinators a misspelt rule node may have meant. */
+function leafCandidates(allowed: string[]): string[] {
+  return [...RULE_COMBINATORS, ...allowed];
+}
+
+/** True when `req` (a missing-key error) has an unknown key beside it that is that key misspelt. */
+function misspeltAs(req: ErrorObject, all: ErrorObject[]): boolean {
+  const missing = String(req.params.missingProperty);
+  return all.some((e) => {
+    if (e.keyword !== 'additionalProperties' || e.instancePath !== req.instancePath) return false;
+    const extra = String(e.params.additionalProperty);
+    if (closest(extra, [missing]) !== undefined) return true;
+    // { al: [...] } is a misspelt `all`, not a leaf without `field`.
+    return isRuleLeaf(e) && missing === 'field' && RULE_COMBINATORS.includes(closest(extra, RULE_COMBINATORS) ?? '');
+  });
+}
+
+function isRuleLeaf(e: ErrorObject): boolean {
+  return e.schemaPath.includes('ruleLeaf');
 }
 
 /** The compiled validator of one oneOf/anyOf branch, found by pointer so its $refs resolve. */
@@ -147,6 +183,13 @@ function expectedType(t: unknown): string {
   return list.map((x) => words[x] ?? x).join(' or ');
 }
 
+/** What to write instead of `OPERATOR: false` for operators that only take true. */
+const CONST_FALSE_HINTS: Record<string, string> = {
+  is_empty: 'to test that the field has a value write is_not_empty: true',
+  is_not_empty: 'to test that the field has no value write is_empty: true',
+  changed: 'to test that the field did not change wrap the rule in not: { field: ..., changed: true }',
+};
+
 function report(e: ErrorObject, doc: LocatedDoc, sink: DiagnosticSink, kind: SchemaKind): void {
   const path = pathOf(e.instancePath);
   const where = describePath(path);
@@ -158,9 +201,12 @@ function report(e: ErrorObject, doc: LocatedDoc, sink: DiagnosticSink, kind: Sch
     case 'additionalProperties': {
       const extra = String(e.params.additionalProperty);
       const allowed = Object.keys(parent.properties ?? {});
-      const isRuleLeaf = e.schemaPath.includes('ruleLeaf');
-      const noun = isRuleLeaf ? 'rule operator' : 'key';
-      err('schema-unknown-key', `unknown ${noun} "${extra}" in ${where}${didYouMean(extra, allowed)}; allowed: ${allowedList(allowed, 25)}`, [...path, extra], 'key');
+      if (isRuleLeaf(e)) {
+        const operators = allowed.filter((k) => k !== 'field' && k !== 'ignore_case');
+        err('schema-unknown-key', `unknown rule operator "${extra}" in ${where}${didYouMean(extra, leafCandidates(allowed))}; a rule is all / any / not, or field plus one operator: ${allowedList(operators, 30)}`, [...path, extra], 'key');
+        return;
+      }
+      err('schema-unknown-key', `unknown key "${extra}" in ${where}${didYouMean(extra, allowed)}; allowed: ${allowedList(allowed, 30)}`, [...path, extra], 'key');
       return;
     }
     case 'required': {
@@ -169,6 +215,11 @@ function report(e: ErrorObject, doc: LocatedDoc, sink: DiagnosticSink, kind: Sch
       return;
     }
     case 'type':
+      if (kind === 'config' && path.length === 3 && path[0] === 'credentials' && path[2] === 'password' && typeof e.data !== 'object') {
+        // Never echo the value: it is a secret that must not reach logs or CI annotations.
+        err('literal-secret', `${where} is a literal password; read it at run time with { env: NAME } or { file: PATH } instead of writing it into skein.yaml`, path);
+        return;
+      }
       err('schema-type', `${where} must be ${expectedType(e.params.type)}, found ${typeName(e.data)}`, path);
       return;
     case 'enum': {
@@ -178,14 +229,20 @@ function report(e: ErrorObject, doc: LocatedDoc, sink: DiagnosticSink, kind: Sch
     }
     case 'const':
       if (key === 'version' && path.length === 1) {
-        err('schema-version', `unsupported version ${JSON.stringify(e.data)}; this skein reads version 1`, path);
+        const hint = String(e.data) === '1' ? '; write version: 1 without quotes' : '';
+        err('schema-version', `unsupported version ${JSON.stringify(e.data)}; this skein reads version 1${hint}`, path);
+      } else if (e.params.allowedValue === true && e.data === false && CONST_FALSE_HINTS[key]) {
+        err('schema-value', `${key}: false is not allowed (${key} only takes true); ${CONST_FALSE_HINTS[key]}`, path);
       } else {
         err('schema-value', `${where} must be ${JSON.stringify(e.params.allowedValue)}, found ${typeName(e.data)}`, path);
       }
       return;
-    case 'pattern':
-      err('schema-pattern', `${typeName(e.data)} is not a valid ${key}: it must match ${e.params.pattern}${parent.description ? ` (${parent.description.split('.')[0]})` : ''}`, path);
+    case 'pattern': {
+      const fixed = typeof e.data === 'string' ? e.data.toLowerCase().replace(/[\s_]+/g, key === 'name' ? '-' : '_') : undefined;
+      const suggest = fixed !== undefined && fixed !== e.data && new RegExp(String(e.params.pattern)).test(fixed) ? `; did you mean "${fixed}"?` : '';
+      err('schema-pattern', `${typeName(e.data)} is not a valid ${key}${suggest}; it must match ${e.params.pattern}${parent.description ? ` (${parent.description.split('.')[0]})` : ''}`, path);
       return;
+    }
     case 'propertyNames':
       err('schema-pattern', `invalid name "${String(e.params.propertyName)}" in ${where}: use lowercase letters, digits and underscores, starting with a letter`, [...path, String(e.params.propertyName)], 'key');
       return;
@@ -201,6 +258,16 @@ function report(e: ErrorObject, doc: LocatedDoc, sink: DiagnosticSink, kind: Sch
       err('schema-value', `${where} takes exactly one of: ${allowedList(allowed)}`, path);
       return;
     }
+    case 'maxLength':
+    case 'minLength': {
+      const n = typeof e.data === 'string' ? e.data.length : 0;
+      err('schema-value', `${where} is ${n} characters long; ${e.keyword === 'maxLength' ? 'at most' : 'at least'} ${e.params.limit} allowed`, path);
+      return;
+    }
+    case 'maximum':
+    case 'minimum':
+      err('schema-value', `${where} is ${String(e.data)}; it must be ${e.keyword === 'maximum' ? 'at most' : 'at least'} ${e.params.limit}`, path);
+      return;
     case 'format':
       err('schema-value', `${typeName(e.data)} is not a valid ${e.params.format} for ${where}`, path);
       return;

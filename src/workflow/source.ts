@@ -1,13 +1,17 @@
 // Reads one YAML file into a located document: the JS value plus a way back from a JSON path
 // to line and column. Every way a file can be unreadable becomes a diagnostic, never a throw.
 import { readFileSync, statSync } from 'node:fs';
-import { LineCounter, isAlias, isMap, isScalar, isSeq, parseAllDocuments, type Document, type Node } from 'yaml';
+import { LineCounter, isAlias, isCollection, isMap, isPair, isScalar, isSeq, parseAllDocuments, type Document, type Node, type Scalar, type YAMLError } from 'yaml';
 import type { DiagnosticSink, DiagnosticCode } from '../diagnostics.js';
 
 /** Larger files are refused before parsing (workflows are small; this bounds time and memory). */
 export const MAX_FILE_BYTES = 1024 * 1024;
-/** Alias expansions allowed per document; alias bombs exceed it quickly. */
+/** yaml's own per-anchor alias limit, applied while converting to JS (defence in depth). */
 export const MAX_ALIAS_COUNT = 100;
+/** Alias nodes allowed per document (yaml resolves each alias by a scan, so many aliases cost n^2). */
+export const MAX_ALIASES = 1000;
+/** Values that aliases may add to a document when expanded; alias bombs exceed it quickly. */
+export const MAX_ALIAS_EXPANSION = 10_000;
 
 export interface Position {
   line: number;
@@ -73,20 +77,21 @@ export function parseYamlText(input: Buffer | string, file: string, sink: Diagno
   };
   const all = Array.isArray(docs) ? docs : [];
   if (all.length === 0 || all.every((d) => d.contents === null && d.errors.length === 0)) {
-    sink.error('file-empty', 'file is empty; a workflow file holds one YAML mapping starting with `version: 1`', file, { line: 1, col: 1 });
+    sink.error('file-empty', 'file is empty; expected a YAML mapping starting with `version: 1`', file, { line: 1, col: 1 });
     return undefined;
   }
   let failed = false;
   for (const d of all) {
-    for (const e of d.errors) {
+    for (const e of usefulErrors(d.errors)) {
       failed = true;
       const code = YAML_CODES[e.code] ?? 'yaml-syntax';
-      sink.error(code, yamlMessage(e.code, e.message), file, at(e.pos[0]));
+      const { message, offset } = yamlMessage(e, d, body);
+      sink.error(code, message, file, at(offset));
     }
   }
   if (all.length > 1) {
     const second = all[1]!;
-    sink.error('yaml-multi-document', `file holds ${all.length} YAML documents; put each workflow in its own file`, file, at(second.range[0]));
+    sink.error('yaml-multi-document', `file holds ${all.length} YAML documents (a second one starts here); put each workflow in its own file`, file, at(second.range[0]));
     return undefined;
   }
   if (failed) return undefined;
@@ -94,15 +99,21 @@ export function parseYamlText(input: Buffer | string, file: string, sink: Diagno
   if (!isMap(doc.contents)) {
     const kind = doc.contents === null ? 'nothing' : isSeq(doc.contents) ? 'a list' : 'a scalar';
     const offset = doc.contents?.range?.[0] ?? 0;
-    sink.error('yaml-not-mapping', `the document root is ${kind}; expected a mapping of keys such as version, name, trigger`, file, at(offset));
+    sink.error('yaml-not-mapping', `the document root is ${kind}; expected a mapping of keys, starting with version: 1`, file, at(offset));
+    return undefined;
+  }
+  const aliasProblem = checkAliases(doc);
+  if (aliasProblem) {
+    sink.error(aliasProblem.code, aliasProblem.message, file, at(aliasProblem.node.range?.[0] ?? 0, aliasProblem.node.range?.[1]));
     return undefined;
   }
   let value: unknown;
   try {
     value = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
   } catch (err) {
-    if (err instanceof ReferenceError) {
-      sink.error('yaml-alias-limit', `aliases expand too much (more than ${MAX_ALIAS_COUNT}); refusing a possible alias bomb`, file, at(0));
+    if (err instanceof ReferenceError || err instanceof RangeError) {
+      const first = firstAlias(doc);
+      sink.error('yaml-alias-limit', `aliases are used too often (an anchor may be aliased at most ${MAX_ALIAS_COUNT} times); refusing a possible alias bomb`, file, first?.range ? at(first.range[0], first.range[1]) : { line: 1, col: 1 });
       return undefined;
     }
     throw err;
@@ -151,36 +162,211 @@ function utf8SeqLength(b: Buffer, i: number): number {
   return n;
 }
 
-function yamlMessage(code: string, message: string): string {
-  const first = message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
-  if (code === 'DUPLICATE_KEY') return 'duplicate key; each key may appear once in a mapping';
-  if (code === 'TAB_AS_INDENT') return 'tab used for indentation; indent with spaces';
-  return `YAML syntax: ${first.charAt(0).toLowerCase()}${first.slice(1)}`;
+/**
+ * One YAML mistake often yields several parser errors (a tab makes the next lines unparsable).
+ * Keeps every duplicate key and tab error (each is its own mistake) and otherwise only the first
+ * syntax error, which is the cause of the rest.
+ */
+function usefulErrors(errors: YAMLError[]): YAMLError[] {
+  const own = errors.filter((e) => e.code === 'DUPLICATE_KEY' || e.code === 'TAB_AS_INDENT');
+  const tabLines = new Set<number>();
+  const kept = own.filter((e) => {
+    if (e.code !== 'TAB_AS_INDENT') return true;
+    const line = e.linePos?.[0].line ?? e.pos[0];
+    if (tabLines.has(line)) return false;
+    tabLines.add(line);
+    return true;
+  });
+  const rest = errors.filter((e) => e.code !== 'DUPLICATE_KEY' && e.code !== 'TAB_AS_INDENT');
+  if (rest.length && !own.some((e) => e.code === 'TAB_AS_INDENT')) kept.push(rest[0]!);
+  return kept.sort((a, b) => a.pos[0] - b.pos[0]);
+}
+
+function yamlMessage(e: YAMLError, doc: Document, text: string): { message: string; offset: number } {
+  const offset = e.pos[0];
+  if (e.code === 'DUPLICATE_KEY') {
+    const dup = duplicateKeyAt(doc, offset);
+    if (!dup) return { message: 'duplicate key; each key may appear once in a mapping', offset };
+    const first = dup.firstOffset === undefined ? '' : ` (first on line ${lineOf(text, dup.firstOffset)})`;
+    return { message: `duplicate key "${dup.name}"${first}; each key may appear once in a mapping`, offset };
+  }
+  if (e.code === 'TAB_AS_INDENT') return { message: 'tab used for indentation; indent with spaces', offset };
+  const first = e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
+  if (/call stack/i.test(first)) return { message: 'YAML nesting is too deep to read; workflows nest a few levels at most', offset };
+  const flow = /^Flow (sequence|mapping)/.exec(first);
+  if (flow) {
+    const [open, close] = flow[1] === 'sequence' ? ['[', ']'] : ['{', '}'];
+    const start = unclosedBracket(text, offset, open!, close!);
+    if (start !== undefined) {
+      return { message: `YAML syntax: this "${open}" is not closed; end the flow ${flow[1]} with "${close}" (continuation lines must be indented)`, offset: start };
+    }
+  }
+  return { message: `YAML syntax: ${first.charAt(0).toLowerCase()}${first.slice(1)}`, offset };
+}
+
+function lineOf(text: string, offset: number): number {
+  let n = 1;
+  for (let i = 0; i < offset && i < text.length; i++) if (text.charCodeAt(i) === 10) n++;
+  return n;
+}
+
+/** The opening bracket, before `offset`, that has no closing bracket (quotes are not parsed). */
+function unclosedBracket(text: string, offset: number, open: string, close: string): number | undefined {
+  let depth = 0;
+  for (let i = Math.min(offset, text.length) - 1; i >= 0; i--) {
+    const c = text[i];
+    if (c === close) depth++;
+    else if (c === open) {
+      if (depth === 0) return i;
+      depth--;
+    }
+  }
+  return undefined;
+}
+
+/** The key reported as duplicate at `offset`, and where the same key first appears in its mapping. */
+function duplicateKeyAt(doc: Document, offset: number): { name: string; firstOffset?: number } | undefined {
+  let found: { name: string; firstOffset?: number } | undefined;
+  const visitNode = (node: unknown): void => {
+    if (found || !isCollection(node)) return;
+    if (isMap(node)) {
+      const seen = new Map<string, number | undefined>();
+      for (const pair of node.items) {
+        const key = pair.key as Node | null;
+        const name = isScalar(key) ? String(key.value) : String(key);
+        if (key?.range?.[0] === offset) {
+          found = { name, firstOffset: seen.get(name) };
+          return;
+        }
+        if (!seen.has(name)) seen.set(name, key?.range?.[0]);
+      }
+    }
+    for (const item of node.items) visitNode(isPair(item) ? item.value : item);
+  };
+  try {
+    visitNode(doc.contents);
+  } catch {
+    return undefined;
+  }
+  return found;
 }
 
 /**
- * Maps an index inside a scalar's value back to the file. Plain and simply quoted scalars map
- * directly; for escapes, folding and block scalars the snippet is searched in the raw source.
+ * Refuses alias bombs before anything expands them: too many aliases, an alias of its own
+ * enclosing node, an alias without an anchor, or aliases that would expand the document beyond
+ * MAX_ALIAS_EXPANSION values. Sizes are memoized per node, so this is linear in the file.
+ */
+function checkAliases(doc: Document): { code: DiagnosticCode; message: string; node: Node } | undefined {
+  const anchors = new Map<string, Node>();
+  const sizes = new Map<Node, number>();
+  let aliases = 0;
+  let expanded = 0;
+  let problem: { code: DiagnosticCode; message: string; node: Node } | undefined;
+  const size = (node: unknown): number => {
+    if (problem || node === null || node === undefined) return 0;
+    if (isPair(node)) return size(node.key) + size(node.value);
+    if (isAlias(node)) {
+      aliases++;
+      const name = node.source;
+      if (aliases > MAX_ALIASES) {
+        problem = { code: 'yaml-alias-limit', message: `more than ${MAX_ALIASES} aliases in one file; refusing a possible alias bomb`, node };
+        return 0;
+      }
+      const target = anchors.get(name);
+      if (!target) {
+        problem = { code: 'yaml-syntax', message: `alias *${name} has no anchor; define &${name} on a value before this alias`, node };
+        return 0;
+      }
+      const n = sizes.get(target);
+      if (n === undefined || n < 0) {
+        problem = { code: 'yaml-alias-limit', message: `alias *${name} refers to a value that contains it; refusing an endlessly recursive alias`, node };
+        return 0;
+      }
+      expanded += n;
+      if (expanded > MAX_ALIAS_EXPANSION) {
+        problem = { code: 'yaml-alias-limit', message: `alias *${name} expands the document beyond ${MAX_ALIAS_EXPANSION} values; refusing a possible alias bomb`, node };
+        return 0;
+      }
+      return n;
+    }
+    const n = node as Node;
+    if (n.anchor) anchors.set(n.anchor, n);
+    sizes.set(n, -1);
+    let total = 1;
+    if (isCollection(n)) for (const item of n.items) total += size(item);
+    sizes.set(n, total);
+    return total;
+  };
+  try {
+    size(doc.contents);
+  } catch (err) {
+    if (!(err instanceof RangeError)) throw err;
+    return { code: 'yaml-syntax', message: 'YAML nesting is too deep to read; workflows nest a few levels at most', node: doc.contents as Node };
+  }
+  return problem;
+}
+
+function firstAlias(doc: Document): Node | undefined {
+  let first: Node | undefined;
+  const walk = (node: unknown): void => {
+    if (first || node === null || node === undefined) return;
+    if (isPair(node)) return (walk(node.key), walk(node.value));
+    if (isAlias(node)) first = node;
+    else if (isCollection(node)) for (const item of node.items) walk(item);
+  };
+  walk(doc.contents);
+  return first;
+}
+
+/**
+ * Maps characters [index, index+length) of a scalar's value back to the file. The value is
+ * aligned with the raw source character by character, which handles plain and quoted scalars,
+ * escapes, line folding and block scalars (`|`, `>`) alike.
  */
 function locateInScalar(doc: Document, text: string, path: JsonPath, index: number, length: number, at: LocatedDoc['at']): Position {
   const node = nodeAt(doc, path).node;
-  if (!node || !isScalar(node) || !node.range) return locateNode(doc, path, 'value', at);
-  const value = String(node.value);
+  if (!node || !isScalar(node) || !node.range || typeof node.value !== 'string') return locateNode(doc, path, 'value', at);
   const [start, end] = node.range;
-  const raw = text.slice(start, end);
-  let base: number | undefined;
-  if ((node.type === 'PLAIN' || node.type === undefined) && raw === value) base = start;
-  else if ((node.type === 'QUOTE_DOUBLE' || node.type === 'QUOTE_SINGLE') && raw.slice(1, -1) === value) base = start + 1;
-  if (base !== undefined) return at(base + index, base + index + length);
-  const snippet = value.slice(index, index + Math.max(length, 1));
-  let nth = 0;
-  for (let i = value.indexOf(snippet); i !== -1 && i < index; i = value.indexOf(snippet, i + 1)) nth++;
-  let found = -1;
-  for (let k = 0, i = raw.indexOf(snippet); i !== -1; i = raw.indexOf(snippet, i + 1), k++) {
-    found = i;
-    if (k === nth) break;
+  const offsets = alignScalar(node.value, text, start, end, node.type);
+  const first = offsets[Math.min(index, node.value.length - 1)];
+  const last = offsets[Math.min(index + Math.max(length, 1) - 1, node.value.length - 1)];
+  if (first === undefined || first < 0) return at(start, end);
+  return at(first, last !== undefined && last >= first ? last + 1 : first + 1);
+}
+
+/** For each character of `value`, its offset in text[start, end), or -1 when it has none. */
+function alignScalar(value: string, text: string, start: number, end: number, type: Scalar['type']): number[] {
+  const out: number[] = new Array(value.length).fill(-1);
+  let r = start;
+  if (type === 'BLOCK_LITERAL' || type === 'BLOCK_FOLDED') {
+    const nl = text.indexOf('\n', start);
+    r = nl === -1 || nl >= end ? end : nl + 1;
+  } else if (type === 'QUOTE_DOUBLE' || type === 'QUOTE_SINGLE') r = start + 1;
+  const dq = type === 'QUOTE_DOUBLE';
+  for (let v = 0; v < value.length && r < end; v++) {
+    const c = value[v]!;
+    for (let q = r; q < end; q++) {
+      const rc = text[q]!;
+      if (dq && rc === '\\') {
+        if (text[q + 1] === '\n' || text[q + 1] === '\r') continue;
+        out[v] = q;
+        r = q + escapeLength(text, q);
+        break;
+      }
+      if (rc === c || (c === ' ' && rc === '\n')) {
+        out[v] = q;
+        r = q + 1;
+        break;
+      }
+    }
   }
-  return found === -1 ? at(start, end) : at(start + found, start + found + snippet.length);
+  return out;
+}
+
+/** Length of the double-quoted escape sequence at `i` (a backslash). */
+function escapeLength(text: string, i: number): number {
+  const c = text[i + 1];
+  return c === 'x' ? 4 : c === 'u' ? 6 : c === 'U' ? 10 : 2;
 }
 
 function nodeAt(doc: Document, path: JsonPath): { node: Node | null; keyNode: Node | null; complete: boolean } {

@@ -1,5 +1,19 @@
-// The one list of subcommands. Add a command by writing its module and listing it here.
+// The one list of subcommands. A command's module is imported only when it runs, so `validate`
+// never pays for SQLite or the HTTP client at start-up. Add a command by writing its module and
+// listing it here with its one-line summary.
 import type { Command } from '../command.js';
-import { validateCommand } from './validate.js';
 
-export const commands: Command[] = [validateCommand];
+export interface CommandEntry {
+  name: string;
+  summary: string;
+  load(): Promise<Command>;
+}
+
+export const commands: CommandEntry[] = [
+  { name: 'validate', summary: 'check workflows and skein.yaml; point at file:line:col of every mistake', load: async () => (await import('./validate.js')).validateCommand },
+  { name: 'plan', summary: 'show which records a workflow would act on and the exact requests (sends nothing)', load: async () => (await import('./plan.js')).planCommand },
+  { name: 'run', summary: 'run a workflow now over records, or handle pending record events', load: async () => (await import('./run.js')).runCommand },
+  { name: 'runs', summary: 'list runs and show one run with its records and steps', load: async () => (await import('./runs.js')).runsCommand },
+  { name: 'records', summary: 'import, list, show, change and delete records in the state store', load: async () => (await import('./records.js')).recordsCommand },
+  { name: 'sandbox', summary: 'run a local Qualys API simulator (skein sandbox qualys)', load: async () => (await import('./sandbox.js')).sandboxCommand },
+];

@@ -25,7 +25,7 @@ export function checkRuleTree(ctx: WorkflowContext, node: unknown, path: JsonPat
 }
 
 function checkLeaf(ctx: WorkflowContext, leaf: Node, path: JsonPath): void {
-  const ops = OPERATORS.filter((op) => op in leaf);
+  const ops = OPERATORS.filter((op) => Object.hasOwn(leaf, op));
   if (ops.length !== 1) {
     const msg = ops.length === 0
       ? `rule on field ${JSON.stringify(leaf.field)} has no operator; add one of: ${allowedList(OPERATORS, 30)}`
@@ -36,7 +36,7 @@ function checkLeaf(ctx: WorkflowContext, leaf: Node, path: JsonPath): void {
   const op = ops[0]!;
   const value = leaf[op];
   const fieldName = String(leaf.field);
-  const field = ctx.object?.fields[fieldName];
+  const field = ctx.object && Object.hasOwn(ctx.object.fields, fieldName) ? ctx.object.fields[fieldName] : undefined;
   if (ctx.object && !field) {
     const names = Object.keys(ctx.object.fields);
     ctx.error('unknown-field', `unknown field "${fieldName}" on ${ctx.object.name}${didYouMean(fieldName, names)}; fields: ${allowedList(names, 30)}`, [...path, 'field']);
@@ -48,7 +48,8 @@ function checkLeaf(ctx: WorkflowContext, leaf: Node, path: JsonPath): void {
     try {
       new RegExp(String(value), leaf.ignore_case ? 'i' : '');
     } catch (err) {
-      ctx.error('regex-invalid', `invalid regular expression: ${(err as Error).message.replace(/^Invalid regular expression: /, '')}`, [...path, op]);
+      const reason = /^Invalid regular expression: \/.*\/[a-z]*: (.*)$/s.exec((err as Error).message)?.[1] ?? (err as Error).message;
+      ctx.error('regex-invalid', `invalid regular expression ${JSON.stringify(String(value))}: ${reason.charAt(0).toLowerCase()}${reason.slice(1)}; matches takes a JavaScript regular expression`, [...path, op]);
     }
   }
   if (DATE_OPS.has(op) || (ORDER_OPS.has(op) && typeof value === 'string')) {

@@ -1,5 +1,6 @@
 // Import workflows: a list preset, sync keys that are mapped, a mapped key when creating, and
 // item references that exist.
+import { allowedList, didYouMean } from '../did-you-mean.js';
 import type { WorkflowRule } from '../context.js';
 import { checkCredentials, checkPresetParams, checkTarget } from './steps.js';
 import { checkTemplate } from './templates.js';
@@ -17,30 +18,35 @@ export const checkImport: WorkflowRule = (ctx) => {
   const imp = wf.import;
   if (!imp) return;
   const preset = ctx.project.presets.get(imp.preset);
+  const listPresets = [...ctx.project.presets.values()].filter((p) => p.request.items).map((p) => p.id);
+  const suggestion = `import needs a list preset (${allowedList(listPresets)})`;
   if (!preset) {
-    ctx.error('unknown-preset', `unknown preset "${imp.preset}"; import needs a list preset such as qualys.list_users`, ['import', 'preset']);
+    ctx.error('unknown-preset', `unknown preset "${imp.preset}"${didYouMean(imp.preset, ctx.project.presets.keys())}; ${suggestion}`, ['import', 'preset']);
   } else if (!preset.request.items) {
-    ctx.error('import-shape', `preset ${imp.preset} does not list items; import needs a list preset such as qualys.list_users`, ['import', 'preset']);
+    ctx.error('import-shape', `preset ${imp.preset} does not list items; ${suggestion}`, ['import', 'preset']);
   }
-  checkCredentials(ctx, imp.credentials, true, ['import']);
-  const empty = new Map<string, Set<string>>();
-  if (preset) checkPresetParams(ctx, imp.preset, imp.params, ['import'], { record: false, response: false, steps: empty, place: 'import params' });
-  const itemFields = new Set(Object.keys(preset?.request.items?.fields ?? {}));
-  const sensitiveItems = new Set(preset?.request.items?.sensitive ?? []);
+  // With a preset that is unknown or lists nothing, its params and item fields cannot be checked.
+  const list = preset?.request.items ? preset : undefined;
+  checkCredentials(ctx, imp.credentials, true, ['import'], imp.preset);
+  const empty = new Map<string, Set<string> | undefined>();
+  if (list) checkPresetParams(ctx, imp.preset, imp.params, ['import'], { record: false, response: false, steps: empty, place: 'import params' });
+  const itemFields = list ? new Set(Object.keys(list.request.items!.fields)) : 'unknown';
+  const sensitiveItems = new Set(list?.request.items?.sensitive ?? []);
   for (const [field, tpl] of Object.entries(imp.fields)) {
     const refs = checkTemplate(ctx, ['import', 'fields', field], tpl, { record: false, response: false, steps: empty, item: itemFields, place: 'import fields' });
     const asOutputs = new Map([...sensitiveItems].map((n) => [n, { sensitive: true }]));
     checkTarget(ctx, field, ['import', 'fields', field], refs.map((r) => (r[0] === 'item' ? ['outputs', ...r.slice(1)] : r)), asOutputs, new Set(), true);
   }
   imp.match.forEach((key, i) => {
-    if (!(key in imp.fields)) ctx.error('import-shape', `sync key "${key}" is not mapped in import.fields; map it so listed items can be matched`, ['import', 'match', i]);
+    if (!Object.hasOwn(imp.fields, key)) ctx.error('import-shape', `sync key "${key}" is not mapped in import.fields; map it so listed items can be matched`, ['import', 'match', i]);
   });
   const obj = ctx.object;
-  if (obj && imp.create !== false && !(obj.key in imp.fields)) {
+  if (obj && imp.create !== false && !Object.hasOwn(imp.fields, obj.key)) {
     ctx.error('import-shape', `import creates records, so the key field "${obj.key}" must be mapped in import.fields (or set create: false)`, ['import', 'fields'], 'key');
   }
-  if (imp.vanished && obj && !(imp.vanished.field in obj.fields)) {
-    ctx.error('unknown-field', `unknown field "${imp.vanished.field}" on ${obj.name} for import.vanished`, ['import', 'vanished', 'field']);
+  if (imp.vanished && obj && !Object.hasOwn(obj.fields, imp.vanished.field)) {
+    const names = Object.keys(obj.fields);
+    ctx.error('unknown-field', `unknown field "${imp.vanished.field}" on ${obj.name} for import.vanished${didYouMean(imp.vanished.field, names)}; declare it under objects.${obj.name}.fields in skein.yaml`, ['import', 'vanished', 'field']);
   }
   if (ctx.wf.rules !== undefined) ctx.warning('import-shape', 'rules are ignored by import workflows (every listed item is imported)', ['rules'], 'key');
 };

@@ -2,62 +2,72 @@
 // against the preset's inputs and constraints, templates, and response mapping targets.
 import type { Step } from '../../generated/workflow.js';
 import type { Request } from '../../generated/preset.js';
-import { checkParams, UNKNOWN, type ParamValue } from '../../presets/params.js';
+import { checkParams, UNKNOWN, type ParamProblem, type ParamValue } from '../../presets/params.js';
 import { isTemplate } from '../../template/analyze.js';
 import { allowedList, didYouMean } from '../did-you-mean.js';
 import type { WorkflowContext, WorkflowRule } from '../context.js';
 import { checkTemplate, type TemplateScope } from './templates.js';
 
-/** Outputs a step makes available: its preset's, or its inline request's. */
-export function stepOutputs(ctx: WorkflowContext, step: Step): Map<string, { sensitive: boolean }> {
-  const req: Request | undefined = step.preset ? ctx.project.presets.get(step.preset)?.request : step.request;
-  const out = new Map<string, { sensitive: boolean }>();
-  for (const [name, o] of Object.entries(req?.outputs ?? {})) out.set(name, { sensitive: o.sensitive === true });
+export type StepOutputs = Map<string, { sensitive: boolean }>;
+
+/** Outputs a step makes available: its preset's, or its inline request's; undefined for an unknown preset. */
+export function stepOutputs(ctx: WorkflowContext, step: Step): StepOutputs | undefined {
+  const req: Request | undefined = step.preset !== undefined ? ctx.project.presets.get(step.preset)?.request : step.request;
+  if (!req) return undefined;
+  const out: StepOutputs = new Map();
+  for (const [name, o] of Object.entries(req.outputs ?? {})) out.set(name, { sensitive: o.sensitive === true });
   return out;
 }
 
 export const checkSteps: WorkflowRule = (ctx) => {
   const steps = ctx.wf.steps ?? [];
   const seen = new Map<string, number>();
-  const earlier = new Map<string, Set<string>>();
+  const earlier = new Map<string, Set<string> | undefined>();
   steps.forEach((step, i) => {
     const path = ['steps', i];
     const first = seen.get(step.id);
-    if (first !== undefined) ctx.error('duplicate-step-id', `step id "${step.id}" is already used by step ${first + 1}; step ids must be unique in a workflow`, [...path, 'id']);
-    else seen.set(step.id, i);
+    if (first !== undefined) {
+      const line = ctx.doc.locate(['steps', first, 'id']).line;
+      ctx.error('duplicate-step-id', `step id "${step.id}" is already used by step ${first + 1} (line ${line}); step ids must be unique in a workflow`, [...path, 'id']);
+    } else seen.set(step.id, i);
     checkKind(ctx, step, path);
-    checkCredentials(ctx, step.credentials, step.preset !== undefined, path);
+    if (step.preset !== undefined || step.credentials !== undefined) checkCredentials(ctx, step.credentials, step.preset !== undefined, path, step.preset);
     const outputs = stepOutputs(ctx, step);
-    const scope: TemplateScope = { record: true, response: false, steps: earlier, place: 'params' };
-    if (step.preset) checkPresetParams(ctx, step.preset, step.params, path, scope);
-    else if (step.params) ctx.error('unknown-param', '`params` only apply to presets; an inline request puts values in its url, query, form or headers', [...path, 'params'], 'key');
+    const later = new Set(steps.slice(i + 1).map((s) => s.id).filter((id) => !earlier.has(id) && id !== step.id));
+    const scope: TemplateScope = { record: true, response: false, steps: earlier, self: step.id, later, place: 'params' };
+    if (step.preset !== undefined) checkPresetParams(ctx, step.preset, step.params, path, scope);
+    else if (step.params) ctx.error('unknown-param', '`params` only apply to presets; an inline request puts values in its url, query, form, headers or body', [...path, 'params'], 'key');
     if (step.request) checkInlineRequest(ctx, step.request, [...path, 'request'], { ...scope, place: 'the request' });
-    const respScope: TemplateScope = { record: true, response: true, outputs: new Set(outputs.keys()), steps: earlier, place: 'response' };
+    const respScope: TemplateScope = { record: true, response: true, outputs: outputs && new Set(outputs.keys()), steps: earlier, self: step.id, later, place: 'response' };
     for (const key of ['response', 'error_response'] as const) {
       for (const [field, tpl] of Object.entries(step[key] ?? {})) {
         const refs = checkTemplate(ctx, [...path, key, field], tpl, respScope);
-        checkTarget(ctx, field, [...path, key, field], refs, outputs, earlierSensitive(ctx, steps, i));
+        checkTarget(ctx, field, [...path, key, field], refs, outputs ?? new Map(), earlierSensitive(ctx, steps, i));
       }
     }
-    earlier.set(step.id, new Set(outputs.keys()));
+    if (!earlier.has(step.id)) earlier.set(step.id, outputs && new Set(outputs.keys()));
   });
 };
 
 function checkKind(ctx: WorkflowContext, step: Step, path: (string | number)[]): void {
   if (step.preset !== undefined && step.request !== undefined) {
-    ctx.error('step-kind', `step "${step.id}" has both preset and request; use one`, [...path, 'request'], 'key');
+    ctx.error('step-kind', `step "${step.id}" has both preset and request; keep one (a preset call, or an inline request)`, [...path, 'request'], 'key');
   } else if (step.preset === undefined && step.request === undefined) {
-    ctx.error('step-kind', `step "${step.id}" needs a preset (e.g. preset: qualys.activate_user) or an inline request`, [...path, 'id']);
+    ctx.error('step-kind', `step "${step.id}" has neither preset nor request; add one (e.g. preset: qualys.activate_user, or an inline request:)`, [...path, 'id']);
   } else if (step.preset !== undefined && !ctx.project.presets.has(step.preset)) {
     const ids = [...ctx.project.presets.keys()];
-    ctx.error('unknown-preset', `unknown preset "${step.preset}"${didYouMean(step.preset, ids)}; presets: ${allowedList(ids)}`, [...path, 'preset']);
+    ctx.error('unknown-preset', `unknown preset "${step.preset}"${didYouMean(step.preset, ids)}; presets: ${allowedList(ids, 30)}`, [...path, 'preset']);
   }
 }
 
-export function checkCredentials(ctx: WorkflowContext, name: string | undefined, required: boolean, path: (string | number)[]): void {
+/** A named credential must be declared; preset calls (and imports) must name one. */
+export function checkCredentials(ctx: WorkflowContext, name: string | undefined, required: boolean, path: (string | number)[], presetId?: string): void {
   const known = ctx.project.credentials;
   if (name === undefined) {
-    if (required) ctx.error('credential-required', `this call needs credentials; add credentials: NAME (skein.yaml declares: ${known.size ? allowedList(known) : 'none'})`, path.length ? path : [], path.length ? 'key' : 'value');
+    if (!required) return;
+    const who = presetId ? `preset ${presetId}` : 'this call';
+    const at = presetId ? [...path, 'preset'] : path;
+    ctx.error('credential-required', `${who} needs credentials; add credentials: NAME (skein.yaml declares: ${known.size ? allowedList(known) : 'none'})`, at, presetId ? 'value' : 'key');
     return;
   }
   if (!known.has(name)) {
@@ -79,10 +89,27 @@ export function checkPresetParams(
     values[name] = typeof v === 'string' && isTemplate(v) ? UNKNOWN : v;
   }
   if (!preset) return;
-  for (const p of checkParams(preset, values)) {
-    const at = p.param in (params ?? {}) ? [...path, 'params', p.param] : params ? [...path, 'params'] : [...path, 'preset'];
-    ctx.error(p.code, p.message, at, p.code === 'unknown-param' ? 'key' : 'value');
+  const given = (name: string | undefined): name is string => name !== undefined && params !== undefined && Object.hasOwn(params, name);
+  const problems = checkParams(preset, values);
+  // Required parameters that are simply absent: one diagnostic for all of them, on `params:`.
+  const absent = problems.filter((p) => p.code === 'missing-param' && p.cause === undefined);
+  const where = params ? [...path, 'params'] : [...path, 'preset'];
+  if (absent.length === 1) ctx.error('missing-param', absent[0]!.message, where, params ? 'key' : 'value');
+  else if (absent.length > 1) {
+    const names = absent.map((p) => `"${p.param}"`);
+    ctx.error('missing-param', `${preset.id} needs parameters ${names.slice(0, -1).join(', ')} and ${names[names.length - 1]}; they are missing`, where, params ? 'key' : 'value');
   }
+  for (const p of problems) {
+    if (absent.includes(p)) continue;
+    ctx.error(p.code, p.message, problemPath(p, given, path, where), p.code === 'unknown-param' ? 'key' : 'value');
+  }
+}
+
+/** Where a parameter problem shows: the parameter, else the one whose value caused it, else `params:`. */
+function problemPath(p: ParamProblem, given: (n: string | undefined) => boolean, path: (string | number)[], where: (string | number)[]): (string | number)[] {
+  if (given(p.param)) return [...path, 'params', p.param];
+  if (given(p.cause)) return [...path, 'params', p.cause!];
+  return where;
 }
 
 function checkInlineRequest(ctx: WorkflowContext, req: Request, path: (string | number)[], scope: TemplateScope): void {
@@ -98,7 +125,7 @@ function checkInlineRequest(ctx: WorkflowContext, req: Request, path: (string | 
 function earlierSensitive(ctx: WorkflowContext, steps: Step[], upTo: number): Set<string> {
   const out = new Set<string>();
   for (const s of steps.slice(0, upTo)) {
-    for (const [name, o] of stepOutputs(ctx, s)) if (o.sensitive) out.add(`steps.${s.id}.outputs.${name}`);
+    for (const [name, o] of stepOutputs(ctx, s) ?? []) if (o.sensitive) out.add(`steps.${s.id}.outputs.${name}`);
   }
   return out;
 }
@@ -109,13 +136,13 @@ export function checkTarget(
   field: string,
   path: (string | number)[],
   refs: string[][],
-  outputs: Map<string, { sensitive: boolean }>,
+  outputs: StepOutputs,
   sensitiveSteps: Set<string>,
   allowKey = false,
 ): void {
   const obj = ctx.object;
   if (!obj) return;
-  const def = obj.fields[field];
+  const def = Object.hasOwn(obj.fields, field) ? obj.fields[field] : undefined;
   if (!def) {
     const names = Object.keys(obj.fields);
     ctx.error('unknown-field', `unknown field "${field}" on ${obj.name}${didYouMean(field, names)}; declare it under objects.${obj.name}.fields in skein.yaml`, path, 'key');

@@ -12,12 +12,15 @@ export interface TemplateScope {
   record: boolean;
   /** {{response}}, {{response_status}}, {{response_headers.X}} and {{outputs.X}} (response mappings). */
   response: boolean;
-  /** Outputs of the current step, for {{outputs.NAME}}. */
+  /** Outputs of the current step, for {{outputs.NAME}}; undefined when unknown (unknown preset). */
   outputs?: Set<string>;
-  /** Earlier steps and their outputs, for {{steps.ID.outputs.NAME}}. */
-  steps: Map<string, Set<string>>;
-  /** Fields of a listed item, for {{item.NAME}} (import mappings). */
-  item?: Set<string>;
+  /** Earlier steps and their outputs, for {{steps.ID.outputs.NAME}} (undefined: outputs unknown). */
+  steps: Map<string, Set<string> | undefined>;
+  /** The current step's id and the ids of later steps, to explain why they are not available. */
+  self?: string;
+  later?: ReadonlySet<string>;
+  /** Fields of a listed item, for {{item.NAME}} (import mappings); 'unknown' when the preset is. */
+  item?: Set<string> | 'unknown';
   /** Where the template sits, for messages. */
   place: string;
 }
@@ -34,7 +37,7 @@ export function checkTemplate(ctx: WorkflowContext, path: JsonPath, text: unknow
   }
   for (const h of a.helpers) {
     if (!ALL_HELPER_NAMES.has(h.name)) {
-      ctx.errorInString('unknown-helper', `unknown helper "${h.name}"${didYouMean(h.name, ALL_HELPER_NAMES)}; helpers: ${allowedList(ALL_HELPER_NAMES)}`, path, h.index, h.length);
+      ctx.errorInString('unknown-helper', `unknown helper "${h.name}"${didYouMean(h.name, ALL_HELPER_NAMES)}; helpers: ${allowedList(ALL_HELPER_NAMES, 30)}`, path, h.index, h.length);
     }
   }
   for (const ref of a.references) {
@@ -69,16 +72,24 @@ function resolve(ctx: WorkflowContext, parts: string[], scope: TemplateScope): {
   }
   if (head === 'steps') {
     const ids = [...scope.steps.keys()];
+    const ref = `{{steps.${parts.slice(1).join('.')}}}`;
+    if (second !== undefined && second === scope.self) {
+      return { code: 'reference-unavailable', message: `${ref} refers to this step, whose outputs exist only after it runs; read them as {{outputs.NAME}} in its response mapping` };
+    }
+    if (second !== undefined && scope.later?.has(second)) {
+      return { code: 'reference-unavailable', message: `${ref} refers to step "${second}", which runs later; only earlier steps' outputs are available (earlier steps: ${ids.length ? allowedList(ids) : 'none'})` };
+    }
     if (second === undefined || !scope.steps.has(second)) {
-      return { code: 'unknown-reference', message: `unknown step "${second ?? ''}" in {{steps.${parts.slice(1).join('.')}}}${didYouMean(second ?? '', ids)}; earlier steps: ${ids.length ? allowedList(ids) : 'none'}` };
+      return { code: 'unknown-reference', message: `unknown step "${second ?? ''}" in ${ref}${didYouMean(second ?? '', ids)}; earlier steps: ${ids.length ? allowedList(ids) : 'none'}` };
     }
     if (third !== 'outputs' || fourth === undefined) return { code: 'unknown-reference', message: `use {{steps.${second}.outputs.NAME}} to read an earlier step's output` };
-    const outs = scope.steps.get(second)!;
-    if (!outs.has(fourth)) return { code: 'unknown-reference', message: `step "${second}" has no output "${fourth}"${didYouMean(fourth, outs)}; its outputs: ${outs.size ? allowedList(outs) : 'none'}` };
+    const outs = scope.steps.get(second);
+    if (outs && !outs.has(fourth)) return { code: 'unknown-reference', message: `step "${second}" has no output "${fourth}"${didYouMean(fourth, outs)}; its outputs: ${outs.size ? allowedList(outs) : 'none'}` };
     return undefined;
   }
   if (head === 'item') {
     if (!scope.item) return { code: 'reference-unavailable', message: `{{item.*}} is only available in import field mappings` };
+    if (scope.item === 'unknown') return undefined;
     if (second === undefined || !scope.item.has(second)) {
       return { code: 'unknown-reference', message: `unknown item field "${second ?? ''}"${didYouMean(second ?? '', scope.item)}; item fields: ${allowedList(scope.item, 30)}` };
     }
@@ -88,7 +99,7 @@ function resolve(ctx: WorkflowContext, parts: string[], scope: TemplateScope): {
     return { code: 'reference-unavailable', message: `{{${parts.join('.')}}} is not available in ${scope.place}; use {{item.NAME}} or {{vars.NAME}}` };
   }
   if (!ctx.object) return undefined;
-  if (!(head in ctx.object.fields)) {
+  if (!Object.hasOwn(ctx.object.fields, head)) {
     const names = Object.keys(ctx.object.fields);
     return { code: 'unknown-reference', message: `unknown field "${head}" on ${ctx.object.name}${didYouMean(head, [...names, 'vars', 'steps'])}; fields: ${allowedList(names, 30)}` };
   }

@@ -13,17 +13,36 @@ export function isTimeZone(tz: string): boolean {
   }
 }
 
+const CRON_FIELDS = 'minute hour day-of-month month day-of-week';
+const CRON_RANGES: Record<string, string> = {
+  second: 'second is 0-59',
+  minute: 'minute is 0-59',
+  hour: 'hour is 0-23',
+  day: 'day of month is 1-31',
+  dayOfMonth: 'day of month is 1-31',
+  month: 'month is 1-12 or JAN-DEC',
+  dayOfWeek: 'day of week is 0-7 or SUN-SAT',
+};
+
 /** Problem with a cron pattern, or undefined. */
 export function cronProblem(pattern: string, timezone?: string): { code: 'cron-invalid' | 'cron-never'; message: string } | undefined {
+  const shown = JSON.stringify(pattern);
+  const parts = pattern.trim().split(/\s+/);
+  if (!pattern.trim().startsWith('@') && parts.length !== 5 && parts.length !== 6) {
+    return { code: 'cron-invalid', message: `invalid cron pattern ${shown}: it has ${parts.length} field${parts.length === 1 ? '' : 's'}; expected 5 (${CRON_FIELDS}) or 6 with seconds first` };
+  }
   let job: Cron;
   try {
     job = new Cron(pattern, { paused: true, timezone, legacyMode: true });
   } catch (err) {
-    return { code: 'cron-invalid', message: `invalid cron pattern ${JSON.stringify(pattern)}: ${(err as Error).message.replace(/^CronPattern: /, '')}; expected 5 fields (minute hour day month weekday) or 6 with seconds first` };
+    const raw = (err as Error).message.replace(/^Cron\w*: /, '').replace(/\.$/, '');
+    const field = /^Invalid value for (\w+)/.exec(raw)?.[1];
+    const hint = field && CRON_RANGES[field] ? ` (${CRON_RANGES[field]})` : ` (fields: ${CRON_FIELDS})`;
+    return { code: 'cron-invalid', message: `invalid cron pattern ${shown}: ${raw.charAt(0).toLowerCase()}${raw.slice(1)}${hint}` };
   }
   const next = job.nextRun();
   job.stop();
-  if (!next) return { code: 'cron-never', message: `cron pattern ${JSON.stringify(pattern)} never fires (no matching date exists)` };
+  if (!next) return { code: 'cron-never', message: `cron pattern ${shown} never fires: no date matches it (check the day of month against the month)` };
   return undefined;
 }
 

@@ -1,0 +1,91 @@
+// `skein run WORKFLOW` / `skein run --pending`: run workflows now against the real API (or the
+// sandbox via --var qualys_api_url=...).
+import { parseArgs } from 'node:util';
+import { HttpClient } from '../../http/index.js';
+import { runPending } from '../../engine/pending.js';
+import { runWorkflow, type RunSummary } from '../../engine/run.js';
+import { UsageError, type Command } from '../command.js';
+import { EXIT } from '../exit-codes.js';
+import { println, type Io } from '../io.js';
+import { progressBar } from '../progress.js';
+import { findWorkflow, openWorkspace, WORKSPACE_HELP, WORKSPACE_OPTIONS } from '../workspace.js';
+
+const HELP = `Usage: skein run WORKFLOW [--record KEY ... | --all] [--format text|json]
+       skein run --pending [--format text|json]
+
+Runs a workflow now, whatever its trigger (as if its schedule fired, or by hand), over the
+named records or every record its rules match. --pending consumes the outbox instead: each
+event-triggered workflow runs once for each record event it has not handled yet.
+
+Options:
+  --record KEY      run for these records only (repeatable)
+  --all             every record the rules match (default)
+  --pending         handle outstanding record events
+  --concurrency N   records in parallel (default 16)
+  --format F        text summary (default) or json
+${WORKSPACE_HELP}
+
+Credentials come from the environment or files named in skein.yaml; a missing one stops the
+run before any request is sent.
+
+Exit codes: 0 every record succeeded, 1 any record failed (or the run could not start),
+2 bad usage.`;
+
+export function formatSummary(s: RunSummary): string {
+  const lines = [`run ${s.runId} of ${s.workflow}: ${s.status}`];
+  if (s.import) {
+    const i = s.import;
+    lines.push(`  listed ${i.listed}: ${i.created} created, ${i.updated} updated, ${i.unchanged} unchanged, ${i.vanished} flagged vanished, ${i.rejected} rejected`);
+  } else {
+    lines.push(`  ${s.considered} record(s) considered, ${s.matched} matched: ${s.succeeded} succeeded, ${s.failed} failed`);
+    for (const [id, t] of Object.entries(s.steps)) {
+      lines.push(`  step ${id}: ${t.succeeded} succeeded, ${t.failed} failed, ${t.skipped} skipped${t.unknown ? `, ${t.unknown} unknown (check the vendor; see skein runs show)` : ''}`);
+    }
+  }
+  for (const f of s.failures.slice(0, 20)) lines.push(`  FAILED ${f.key} at ${f.step}: ${f.error}`);
+  if (s.failures.length > 20) lines.push(`  ... ${s.failures.length - 20} more failures (skein runs show ${s.runId})`);
+  return lines.join('\n');
+}
+
+export const runCommand: Command = {
+  name: 'run',
+  summary: 'run a workflow now over records, or handle pending record events',
+  help: HELP,
+  async run(args, io: Io) {
+    const { values, positionals } = parseArgs({
+      args,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        ...WORKSPACE_OPTIONS,
+        record: { type: 'string', multiple: true },
+        all: { type: 'boolean', default: false },
+        pending: { type: 'boolean', default: false },
+        concurrency: { type: 'string', default: '16' },
+        format: { type: 'string', default: 'text' },
+      },
+    });
+    if (values.pending ? positionals.length !== 0 : positionals.length !== 1) throw new UsageError(values.pending ? '--pending takes no workflow name' : 'name one workflow (or use --pending)');
+    if (values.record && values.all) throw new UsageError('use either --record or --all');
+    if (!['text', 'json'].includes(values.format!)) throw new UsageError(`unknown format "${values.format}"; formats: text, json`);
+    const concurrency = Number(values.concurrency);
+    if (!Number.isInteger(concurrency) || concurrency < 1) throw new UsageError('--concurrency takes a whole number >= 1');
+    const ws = await openWorkspace(values, io, positionals[0]);
+    const http = new HttpClient({ connections: concurrency });
+    const bar = progressBar(io, positionals[0] ?? 'pending');
+    try {
+      const deps = { project: ws.project, store: ws.store, http, env: io.env, concurrency, onProgress: bar.update };
+      const summaries = values.pending
+        ? await runPending(deps)
+        : [await runWorkflow(deps, findWorkflow(ws.project, positionals[0]!), { keys: values.record, trigger: 'manual' })];
+      bar.end();
+      if (values.format === 'json') println(io.stdout, JSON.stringify(values.pending ? summaries : summaries[0], null, 2));
+      else if (!summaries.length) println(io.stdout, 'no pending events');
+      else for (const s of summaries) println(io.stdout, formatSummary(s));
+      return summaries.some((s) => s.failed > 0) ? EXIT.FAILED : EXIT.OK;
+    } finally {
+      await http.close();
+      await ws.close();
+    }
+  },
+};

@@ -1,0 +1,73 @@
+// What engine commands share: load and check the workflow directory, open the store, find a
+// workflow by name, apply --var overrides. Invalid projects stop here with located diagnostics.
+import { resolve } from 'node:path';
+import { formatText } from '../diagnostics-format.js';
+import { SkeinError } from '../errors.js';
+import type { WorkflowFile } from '../generated/workflow.js';
+import { defaultStatePath, openStore, resolveStateLocation } from '../store/index.js';
+import type { Store } from '../store/types.js';
+import { allowedList, didYouMean } from '../workflow/did-you-mean.js';
+import { collectProjects, loadProject, projectDiagnostics, type LoadedProject } from '../workflow/project.js';
+import { UsageError } from './command.js';
+import type { Io } from './io.js';
+
+export interface Workspace {
+  project: LoadedProject;
+  store: Store;
+  close(): Promise<void>;
+}
+
+/** Shared flags of engine commands, for parseArgs. */
+export const WORKSPACE_OPTIONS = {
+  dir: { type: 'string', default: 'workflows' },
+  state: { type: 'string' },
+  var: { type: 'string', multiple: true },
+} as const;
+
+export const WORKSPACE_HELP = `  --dir DIR         workflow directory (default ./workflows)
+  --state PATH      state store (default $SKEIN_STATE or .skein/state.db)
+  --var NAME=VALUE  override a skein.yaml variable for this run (e.g. qualys_api_url)`;
+
+/** Loads the project; any error in skein.yaml or the given workflows stops with diagnostics. */
+export function loadCheckedProject(dir: string, io: Io, onlyWorkflow?: string): LoadedProject {
+  const [group] = collectProjects([dir], { cwd: io.cwd });
+  const project = loadProject(group!, { cwd: io.cwd });
+  const diags = projectDiagnostics(project).filter((d) => d.severity === 'error');
+  const relevant = diags.filter((d) => {
+    if (!onlyWorkflow) return true;
+    const wf = project.workflows.find((w) => w.file === d.file);
+    return !wf || wf.def?.name === onlyWorkflow || project.configDiagnostics.includes(d);
+  });
+  if (relevant.length) {
+    throw new SkeinError('invalid-workflows', `${relevant.length} validation error(s); fix them first (skein validate ${dir}):\n${formatText(relevant)}`);
+  }
+  return project;
+}
+
+export function applyVars(project: LoadedProject, pairs: string[] | undefined): void {
+  if (!pairs?.length) return;
+  const vars = { ...(project.config.variables ?? {}) };
+  for (const p of pairs) {
+    const i = p.indexOf('=');
+    if (i <= 0) throw new UsageError(`--var takes NAME=VALUE, found "${p}"`);
+    vars[p.slice(0, i)] = p.slice(i + 1);
+  }
+  project.config = { ...project.config, variables: vars };
+}
+
+export async function openWorkspace(values: { dir?: string; state?: string; var?: string[] }, io: Io, onlyWorkflow?: string): Promise<Workspace> {
+  const project = loadCheckedProject(values.dir ?? 'workflows', io, onlyWorkflow);
+  applyVars(project, values.var);
+  const location = values.state ? resolveStateLocation(values.state, io.cwd) : defaultStatePath(io.env, io.cwd);
+  const store = await openStore(location, project.scope.objects);
+  return { project, store, close: () => store.close() };
+}
+
+export function findWorkflow(project: LoadedProject, name: string): WorkflowFile {
+  const wf = project.workflows.find((w) => w.def?.name === name);
+  if (wf?.def) return wf.def;
+  const names = project.workflows.flatMap((w) => (w.def ? [w.def.name] : []));
+  throw new SkeinError('unknown-workflow', `no workflow named "${name}" in ${project.dir}${didYouMean(name, names)}; workflows: ${allowedList(names, 30)}`);
+}
+
+export const absolute = (io: Io, p: string) => resolve(io.cwd, p);

@@ -1,0 +1,41 @@
+// Resolves named credentials at run time from environment variables or files. Secret values are
+// never read from YAML; a missing one is an error naming the variable or file, raised before
+// any request is sent.
+import { readFileSync } from 'node:fs';
+import { isAbsolute, resolve } from 'node:path';
+import type { ConfigFile } from '../generated/config.js';
+import { SkeinError } from '../errors.js';
+
+export interface ResolvedCredential {
+  name: string;
+  username: string;
+  password: string;
+  /** The Authorization header value; never logged or stored. */
+  authorization: string;
+}
+
+type Source = string | { env?: string; file?: string };
+
+function readSource(cred: string, part: string, src: Source, env: NodeJS.ProcessEnv, baseDir: string): string {
+  if (typeof src === 'string') return src;
+  if (src.env !== undefined) {
+    const v = env[src.env];
+    if (v === undefined || v === '') throw new SkeinError('credential-missing', `credential "${cred}": environment variable ${src.env} (its ${part}) is not set`);
+    return v;
+  }
+  const path = isAbsolute(src.file!) ? src.file! : resolve(baseDir, src.file!);
+  try {
+    return readFileSync(path, 'utf8').replace(/\r?\n$/, '');
+  } catch (err) {
+    throw new SkeinError('credential-missing', `credential "${cred}": cannot read its ${part} from ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+}
+
+/** Resolves one credential; `baseDir` anchors relative file paths (the skein.yaml folder). */
+export function resolveCredential(config: ConfigFile, name: string, env: NodeJS.ProcessEnv, baseDir: string): ResolvedCredential {
+  const c = config.credentials?.[name];
+  if (!c) throw new SkeinError('unknown-credential', `credential "${name}" is not declared in skein.yaml`);
+  const username = readSource(name, 'username', c.username as Source, env, baseDir);
+  const password = readSource(name, 'password', c.password as Source, env, baseDir);
+  return { name, username, password, authorization: `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}` };
+}

@@ -1,0 +1,122 @@
+// Builds the exact HTTP request of a step: renders params over the record, checks them against the
+// preset before anything is sent, encodes values (booleans as 1/0, everything URL-encoded), and
+// keeps a redacted copy for plans and run history.
+import type { Input, Request } from '../generated/preset.js';
+import type { Step } from '../generated/workflow.js';
+import { SkeinError } from '../errors.js';
+import { checkParams, toBoolean, type ParamValue } from '../presets/params.js';
+import type { Preset } from '../presets/registry.js';
+import { render } from '../template/render.js';
+import { isTemplate } from '../template/analyze.js';
+import { REDACTED } from './response.js';
+
+export interface BuiltRequest {
+  method: string;
+  url: string;
+  headers: Record<string, string>;
+  body?: string;
+  /** Rate-limit bucket: the preset's script or the URL path. */
+  script: string;
+  idempotent: boolean;
+  /** What plans and run history show: secrets replaced, no Authorization header. */
+  shown: ShownRequest;
+}
+
+export interface ShownRequest {
+  method: string;
+  url: string;
+  params: Record<string, string>;
+  headers: Record<string, string>;
+  body?: string;
+}
+
+/** Renders a step's params. An empty rendering of a template means "not given". */
+export function renderParams(params: Record<string, string | number | boolean> | undefined, context: object): Record<string, string | number | boolean> {
+  const out: Record<string, string | number | boolean> = {};
+  for (const [name, v] of Object.entries(params ?? {})) {
+    if (typeof v !== 'string' || !isTemplate(v)) {
+      out[name] = v;
+      continue;
+    }
+    const r = render(v, context);
+    if (r !== '') out[name] = r;
+  }
+  return out;
+}
+
+function wireValue(input: Input | undefined, v: string | number | boolean): string {
+  if (input?.type === 'boolean') {
+    const b = toBoolean(v);
+    return b ? (input.wire_true ?? '1') : (input.wire_false ?? '0');
+  }
+  return String(v);
+}
+
+function renderMap(map: Record<string, string | number | boolean> | undefined, ctx: object): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(map ?? {})) out[k] = typeof v === 'string' ? render(v, ctx) : String(v);
+  return out;
+}
+
+/** Builds a preset call from rendered params. Throws SkeinError('param-value') before any I/O. */
+export function buildPresetRequest(preset: Preset, params: Record<string, string | number | boolean>, vars: Record<string, unknown>): BuiltRequest {
+  const problems = checkParams(preset, params as Record<string, ParamValue>);
+  if (problems.length) {
+    throw new SkeinError(problems[0]!.code, `${preset.id}: ${problems.map((p) => p.message).join('; ')}`);
+  }
+  const inputs = preset.inputs as Record<string, Input>;
+  const wire: Record<string, string> = {};
+  const shownParams: Record<string, string> = {};
+  for (const [name, v] of Object.entries(params)) {
+    const input = inputs[name];
+    const key = input?.wire ?? name;
+    wire[key] = wireValue(input, v);
+    shownParams[key] = input?.sensitive ? REDACTED : wire[key]!;
+  }
+  return buildHttp(preset.request, { vars, inputs: params }, wire, shownParams);
+}
+
+/** Builds an inline `request:` step over the record context. */
+export function buildInlineRequest(step: Step, context: object): BuiltRequest {
+  return buildHttp(step.request!, context, {}, {});
+}
+
+function buildHttp(req: Request, ctx: object, inputWire: Record<string, string>, shownInputs: Record<string, string>): BuiltRequest {
+  const method = req.method;
+  const base = render(req.url, ctx);
+  let url: URL;
+  try {
+    url = new URL(base);
+  } catch {
+    throw new SkeinError('request-url', `request URL ${JSON.stringify(base)} is not an absolute URL; check vars.qualys_api_url in skein.yaml`);
+  }
+  const query = renderMap(req.query, ctx);
+  const form = renderMap(req.form, ctx);
+  const inputsIn = req.inputs_in ?? (method === 'GET' ? 'query' : 'form');
+  Object.assign(inputsIn === 'query' ? query : form, inputWire);
+  for (const [k, v] of Object.entries(query)) url.searchParams.set(k, v);
+  const headers: Record<string, string> = { 'x-requested-with': 'skein', ...lower(renderMap(req.headers, ctx)) };
+  let body: string | undefined;
+  if (Object.keys(form).length && method !== 'GET') {
+    body = new URLSearchParams(form).toString();
+    headers['content-type'] = 'application/x-www-form-urlencoded';
+  } else if (req.body !== undefined) {
+    body = render(req.body, ctx);
+    headers['content-type'] ??= 'application/json';
+  }
+  const shownParams: Record<string, string> = {};
+  for (const [k, v] of Object.entries({ ...query, ...form })) shownParams[k] = k in shownInputs ? shownInputs[k]! : v;
+  const shownUrl = new URL(url);
+  for (const k of [...shownUrl.searchParams.keys()]) if (shownInputs[k] === REDACTED) shownUrl.searchParams.set(k, REDACTED);
+  return {
+    method,
+    url: url.toString(),
+    headers,
+    body,
+    script: req.script ?? url.pathname.split('/').pop() ?? url.pathname,
+    idempotent: req.idempotent ?? method === 'GET',
+    shown: { method, url: shownUrl.toString(), params: shownParams, headers: { ...headers }, body: body && Object.keys(form).length ? undefined : body },
+  };
+}
+
+const lower = (h: Record<string, string>) => Object.fromEntries(Object.entries(h).map(([k, v]) => [k.toLowerCase(), v]));

@@ -1,0 +1,165 @@
+// Reads a vendor answer the way a preset declares: parse (XML without entity expansion, size
+// bounded), decide success from the body (Qualys says FAILED at HTTP 200), extract outputs and
+// list items, and redact secrets before anything is rendered or stored.
+import { XMLParser, XMLValidator } from 'fast-xml-parser';
+import type { Items, Request } from '../generated/preset.js';
+
+/** Bodies above this are not parsed (the HTTP layer caps downloads too). */
+export const MAX_PARSE_BYTES = 5 * 1024 * 1024;
+export const REDACTED = '[REDACTED]';
+
+export interface ParsedResponse {
+  ok: boolean;
+  /** Parsed body with secret values replaced; what {{response.*}} sees. */
+  tree: unknown;
+  /** Body text with secret values replaced; what {{response}} renders and history stores. */
+  text: string;
+  code?: string;
+  message?: string;
+  /** Extracted outputs (sensitive ones included, for mappings that ask for them). */
+  outputs: Record<string, string>;
+  sensitiveOutputs: Set<string>;
+  /** Why the body could not be read, when it could not. */
+  parseError?: string;
+}
+
+const PREDEFINED: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
+
+/** Decodes only the predefined XML entities and numeric references: no DTD entity expansion. */
+function decodeEntities(s: string): string {
+  if (!s.includes('&')) return s;
+  return s.replace(/&(#x[0-9a-fA-F]+|#\d+|amp|lt|gt|quot|apos);/g, (_m, e: string) => {
+    if (e.startsWith('#x')) return String.fromCodePoint(parseInt(e.slice(2), 16));
+    if (e.startsWith('#')) return String.fromCodePoint(parseInt(e.slice(1), 10));
+    return PREDEFINED[e]!;
+  });
+}
+
+const xml = new XMLParser({
+  ignoreAttributes: false,
+  attributeNamePrefix: '',
+  textNodeName: '#text',
+  processEntities: false,
+  htmlEntities: false,
+  parseTagValue: false,
+  parseAttributeValue: false,
+  trimValues: true,
+  ignoreDeclaration: true,
+  ignorePiTags: true,
+  tagValueProcessor: (_name, value) => decodeEntities(value),
+  attributeValueProcessor: (_name, value) => decodeEntities(value),
+});
+
+/** Parses a body by format; throws with a one-line reason when it is not well-formed. */
+export function parseBody(body: string, format: 'xml' | 'json' | 'text'): unknown {
+  if (body.length > MAX_PARSE_BYTES) throw new Error(`response body is ${body.length} bytes; the limit is ${MAX_PARSE_BYTES}`);
+  if (format === 'text') return body;
+  if (format === 'json') return JSON.parse(body);
+  const valid = XMLValidator.validate(body);
+  if (valid !== true) throw new Error(`malformed XML at line ${valid.err.line}, column ${valid.err.col}: ${valid.err.msg}`);
+  return xml.parse(body);
+}
+
+/** Resolves a dot path; `@name` reads an XML attribute. An element with attributes yields its text. */
+export function getPath(tree: unknown, path: string): unknown {
+  let v: unknown = tree;
+  for (const raw of path.split('.')) {
+    const seg = raw.startsWith('@') ? raw.slice(1) : raw;
+    if (v === null || typeof v !== 'object') return undefined;
+    if (Array.isArray(v)) v = v[0];
+    if (v === null || typeof v !== 'object' || !Object.prototype.hasOwnProperty.call(v, seg)) return undefined;
+    v = (v as Record<string, unknown>)[seg];
+  }
+  return v;
+}
+
+/** Scalar text of a resolved value ('' for absent; the text node of an element with attributes). */
+export function scalarText(v: unknown): string | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (Array.isArray(v)) return scalarText(v[0]);
+  if (typeof v === 'object') {
+    const t = (v as Record<string, unknown>)['#text'];
+    return t === undefined ? undefined : String(t);
+  }
+  return String(v);
+}
+
+/** Replaces the values of the named elements/keys, in text and in the parsed tree. */
+export function redact(text: string, tree: unknown, names: string[]): { text: string; tree: unknown } {
+  if (names.length === 0) return { text, tree };
+  let out = text;
+  for (const n of names) {
+    const tag = n.replace(/[^A-Za-z0-9_.-]/g, '');
+    out = out.replace(new RegExp(`<${tag}(\\s[^>]*)?>[\\s\\S]*?</${tag}>`, 'g'), `<${tag}$1>${REDACTED}</${tag}>`);
+    out = out.replace(new RegExp(`("${tag}"\\s*:\\s*)"(?:[^"\\\\]|\\\\.)*"`, 'gi'), `$1"${REDACTED}"`);
+  }
+  const set = new Set(names.map((n) => n.toLowerCase()));
+  const walk = (v: unknown): unknown => {
+    if (Array.isArray(v)) return v.map(walk);
+    if (v === null || typeof v !== 'object') return v;
+    const o: Record<string, unknown> = {};
+    for (const [k, x] of Object.entries(v)) o[k] = set.has(k.toLowerCase()) ? REDACTED : walk(x);
+    return o;
+  };
+  return { text: out, tree: walk(tree) };
+}
+
+/** Applies a request definition's response rules to an HTTP answer. */
+export function readResponse(req: Pick<Request, 'response' | 'outputs'>, status: number, body: string): ParsedResponse {
+  const format = req.response?.format ?? 'text';
+  let tree: unknown;
+  let parseError: string | undefined;
+  try {
+    tree = parseBody(body, format);
+  } catch (err) {
+    parseError = (err as Error).message;
+  }
+  const outputs: Record<string, string> = {};
+  const sensitiveOutputs = new Set<string>();
+  for (const [name, o] of Object.entries(req.outputs ?? {})) {
+    const v = scalarText(getPath(tree, o.path));
+    if (v !== undefined) outputs[name] = o.trim === false ? v : v.trim();
+    if (o.sensitive) sensitiveOutputs.add(name);
+  }
+  const first = (paths: string[] | undefined) => {
+    for (const p of paths ?? []) {
+      const v = scalarText(getPath(tree, p));
+      if (v !== undefined && v.trim() !== '') return v.trim();
+    }
+    return undefined;
+  };
+  const checksOk = (req.response?.success ?? []).every((c) => {
+    const v = getPath(tree, c.path);
+    if (c.exists !== undefined) return (v !== undefined) === c.exists;
+    const t = scalarText(v);
+    if (c.equals !== undefined) return t === c.equals;
+    if (c.in) return t !== undefined && c.in.includes(t);
+    return v !== undefined;
+  });
+  const red = redact(body, tree, req.response?.redact ?? []);
+  const ok = status >= 200 && status < 300 && parseError === undefined && checksOk;
+  return {
+    ok,
+    tree: red.tree,
+    text: red.text,
+    code: first(req.response?.error_code),
+    message: first(req.response?.error_message) ?? (parseError ? `unreadable response: ${parseError}` : undefined),
+    outputs,
+    sensitiveOutputs,
+    parseError,
+  };
+}
+
+/** The list of items a list preset returns, each as { field: text }. */
+export function readItems(items: Items, tree: unknown): Array<Record<string, string>> {
+  const raw = getPath(tree, items.path);
+  const list = raw === undefined || raw === '' ? [] : Array.isArray(raw) ? raw : [raw];
+  return list.map((node) => {
+    const out: Record<string, string> = {};
+    for (const [name, path] of Object.entries(items.fields)) {
+      const v = scalarText(getPath(node, path));
+      if (v !== undefined) out[name] = v.trim();
+    }
+    return out;
+  });
+}

@@ -1,0 +1,270 @@
+// Runs a workflow now over records (named, all, or those of outbox events): rules per record,
+// steps in order, response mappings applied in one transaction with the step's journal row, and
+// a run history a person can audit. One record's failure never stops the others.
+import type { Step } from '../generated/workflow.js';
+import type { WorkflowFile } from '../generated/workflow.js';
+import { SkeinError } from '../errors.js';
+import { compileRule, type EvalInput, type Predicate } from '../conditions/evaluate.js';
+import type { HttpClient } from '../http/index.js';
+import { getPreset, type Preset } from '../presets/registry.js';
+import type { Fields, RecordEvent, Store, StoredRecord } from '../store/types.js';
+import { render } from '../template/render.js';
+import type { LoadedProject } from '../workflow/project.js';
+import type { ObjectDef } from '../workflow/objects.js';
+import { recordContext, responseContext, type StepResult } from './context.js';
+import { resolveCredential, type ResolvedCredential } from './credentials.js';
+import { executeStep, shownOutputs, type StepExecution } from './step.js';
+
+export interface EngineDeps {
+  project: LoadedProject;
+  store: Store;
+  http: HttpClient;
+  env: NodeJS.ProcessEnv;
+  /** Records processed in parallel (default 16). */
+  concurrency?: number;
+  now?: () => Date;
+  signal?: AbortSignal;
+  onProgress?: (done: number, total: number) => void;
+}
+
+export interface RunTarget {
+  /** Record keys; undefined = every record of the object. */
+  keys?: string[];
+  /** Outbox events to handle (event-triggered runs); each is marked handled for the workflow. */
+  events?: RecordEvent[];
+  trigger: 'manual' | 'schedule' | 'event' | 'retry';
+  triggerData?: unknown;
+}
+
+export interface StepTally {
+  succeeded: number;
+  failed: number;
+  skipped: number;
+  unknown: number;
+}
+
+export interface RunSummary {
+  runId: string;
+  workflow: string;
+  status: 'succeeded' | 'failed' | 'partial';
+  considered: number;
+  matched: number;
+  succeeded: number;
+  failed: number;
+  steps: Record<string, StepTally>;
+  failures: Array<{ key: string; step: string; error: string }>;
+  /** Import runs only. */
+  import?: { listed: number; created: number; updated: number; unchanged: number; vanished: number; rejected: number };
+}
+
+interface Candidate {
+  key: string;
+  record: StoredRecord | null;
+  event?: RecordEvent;
+}
+
+/** Credentials of every step, resolved before any request so a missing secret fails fast. */
+export function resolveStepCredentials(deps: EngineDeps, names: Array<string | undefined>): Map<string, ResolvedCredential> {
+  const out = new Map<string, ResolvedCredential>();
+  const baseDir = deps.project.configPath ? deps.project.configPath.replace(/[^/\\]+$/, '') : deps.project.dir;
+  for (const n of names) if (n && !out.has(n)) out.set(n, resolveCredential(deps.project.config, n, deps.env, baseDir));
+  return out;
+}
+
+export function objectOf(deps: Pick<EngineDeps, 'project'>, wf: WorkflowFile): ObjectDef {
+  const obj = deps.project.scope.objects.get(wf.object);
+  if (!obj) throw new SkeinError('unknown-object', `workflow ${wf.name}: unknown object "${wf.object}"`);
+  return obj;
+}
+
+export function varsOf(deps: Pick<EngineDeps, 'project'>): Record<string, unknown> {
+  return { ...(deps.project.config.variables ?? {}) };
+}
+
+/** Turns a record (and maybe its event) into rule input. */
+export function evalInput(c: { record: StoredRecord | null; event?: RecordEvent }): EvalInput {
+  const fields = c.record?.fields ?? c.event?.after ?? c.event?.before ?? {};
+  return { record: fields, event: c.event ? { kind: c.event.kind, before: c.event.before, after: c.event.after } : undefined };
+}
+
+async function candidates(deps: EngineDeps, wf: WorkflowFile, target: RunTarget): Promise<Candidate[]> {
+  if (target.events) {
+    const out: Candidate[] = [];
+    for (const e of target.events) out.push({ key: e.key, event: e, record: e.kind === 'deleted' ? null : await deps.store.getRecord(wf.object, e.key) });
+    return out;
+  }
+  if (target.keys) {
+    const out: Candidate[] = [];
+    for (const key of target.keys) out.push({ key, record: await deps.store.getRecord(wf.object, key) });
+    return out;
+  }
+  return (await deps.store.listRecords(wf.object)).map((r) => ({ key: r.key, record: r }));
+}
+
+/** Runs a step-based workflow. Import workflows go through runImport. */
+export async function runWorkflow(deps: EngineDeps, wf: WorkflowFile, target: RunTarget): Promise<RunSummary> {
+  if (wf.import) {
+    const { runImport } = await import('./import.js');
+    return runImport(deps, wf, target);
+  }
+  const steps = wf.steps ?? [];
+  const presetsOf = steps.map((s) => (s.preset ? getPreset(s.preset) : undefined));
+  const creds = resolveStepCredentials(deps, steps.map((s) => s.credentials));
+  const obj = objectOf(deps, wf);
+  const predicate = compileRule(wf.rules, { fields: obj.fields, now: deps.now?.() });
+  const whens = steps.map((s) => (s.when === undefined ? undefined : compileRule(s.when, { fields: obj.fields, now: deps.now?.() })));
+  const list = await candidates(deps, wf, target);
+  const runId = await deps.store.createRun({ workflow: wf.name, trigger: target.trigger, trigger_data: target.triggerData ?? { keys: target.keys, events: target.events?.map((e) => e.id) } });
+  const summary: RunSummary = {
+    runId,
+    workflow: wf.name,
+    status: 'succeeded',
+    considered: list.length,
+    matched: 0,
+    succeeded: 0,
+    failed: 0,
+    steps: Object.fromEntries(steps.map((s) => [s.id, { succeeded: 0, failed: 0, skipped: 0, unknown: 0 }])),
+    failures: [],
+  };
+  const vars = varsOf(deps);
+  let done = 0;
+  const one = async (c: Candidate) => {
+    try {
+      await processRecord(deps, { wf, steps, presetsOf, creds, obj, predicate, whens, vars, runId, summary }, c);
+    } finally {
+      done++;
+      deps.onProgress?.(done, list.length);
+    }
+  };
+  await pool(list, deps.concurrency ?? 16, one, deps.signal);
+  summary.status = summary.failed === 0 ? 'succeeded' : summary.succeeded === 0 ? 'failed' : 'partial';
+  await deps.store.finishRun(runId, summary.status, { considered: summary.considered, matched: summary.matched, succeeded: summary.succeeded, failed: summary.failed, steps: summary.steps });
+  return summary;
+}
+
+interface RunScope {
+  wf: WorkflowFile;
+  steps: Step[];
+  presetsOf: Array<Preset | undefined>;
+  creds: Map<string, ResolvedCredential>;
+  obj: ObjectDef;
+  predicate: Predicate;
+  whens: Array<Predicate | undefined>;
+  vars: Record<string, unknown>;
+  runId: string;
+  summary: RunSummary;
+}
+
+async function processRecord(deps: EngineDeps, s: RunScope, c: Candidate): Promise<void> {
+  const { store } = deps;
+  const markHandled = async () => {
+    if (c.event) await store.markEventHandled(c.event.id, s.wf.name);
+  };
+  if (!c.record && c.event?.kind !== 'deleted') {
+    if (!c.event) {
+      s.summary.failed++;
+      s.summary.failures.push({ key: c.key, step: '-', error: `no ${s.wf.object} record with key "${c.key}"` });
+    }
+    await markHandled();
+    return;
+  }
+  if (!s.predicate(evalInput(c))) {
+    await markHandled();
+    return;
+  }
+  s.summary.matched++;
+  await store.startRunRecord(s.runId, s.wf.object, c.key);
+  let fields: Fields = { ...(c.record?.fields ?? c.event?.before ?? {}) };
+  const results: Record<string, StepResult> = {};
+  let failedError: string | undefined;
+  for (const [i, step] of s.steps.entries()) {
+    const tally = s.summary.steps[step.id]!;
+    const when = s.whens[i];
+    if (when && !when({ record: fields, event: evalInput(c).event })) {
+      tally.skipped++;
+      await store.recordStep(s.runId, c.key, { step_id: step.id, status: 'skipped', attempts: 0 });
+      continue;
+    }
+    const context = recordContext(fields, s.obj.fields, s.vars, results);
+    const startedAt = new Date().toISOString();
+    // Journal first: the step is recorded as running before the request leaves.
+    await store.recordStep(s.runId, c.key, { step_id: step.id, status: 'running', started_at: startedAt, attempts: 0 });
+    const cred = step.credentials ? s.creds.get(step.credentials) : undefined;
+    const exec = await executeStep(step, s.presetsOf[i], context, { http: deps.http, vars: s.vars, credential: cred, signal: deps.signal });
+    results[step.id] = { outputs: publicOutputs(exec) };
+    const mapping = exec.outcome === 'succeeded' ? step.response : step.error_response;
+    let mappingError: string | undefined;
+    let patch: Record<string, string> = {};
+    if (mapping) {
+      try {
+        const rctx = responseContext(context, exec.status, exec.headers, exec.response);
+        for (const [field, tpl] of Object.entries(mapping)) patch[field] = render(tpl, rctx);
+      } catch (err) {
+        mappingError = `response mapping failed: ${(err as Error).message}`;
+        patch = {};
+      }
+    }
+    const status = mappingError ? 'failed' : exec.outcome;
+    const error = mappingError ?? exec.error;
+    try {
+      await store.transaction(async (tx) => {
+        if (Object.keys(patch).length && c.record) {
+          await tx.setFields(s.wf.object, c.key, patch, { source: `workflow:${s.wf.name}` });
+        }
+        await tx.recordStep(s.runId, c.key, {
+          step_id: step.id,
+          status,
+          request: exec.request,
+          response: exec.response?.text ?? null,
+          http_status: exec.status ?? null,
+          qualys_code: exec.response?.code ?? null,
+          qualys_message: exec.response?.message ?? null,
+          outputs: shownOutputs(exec.response),
+          error: error ?? null,
+          attempts: exec.attempts,
+          duration_ms: exec.durationMs,
+          started_at: startedAt,
+          finished_at: new Date().toISOString(),
+        });
+      });
+      if (Object.keys(patch).length && c.record) fields = (await store.getRecord(s.wf.object, c.key))?.fields ?? fields;
+    } catch (err) {
+      // A mapped value the field type refuses: the vendor call happened, the mapping did not.
+      await store.recordStep(s.runId, c.key, { step_id: step.id, status: status === 'succeeded' ? 'failed' : status, request: exec.request, http_status: exec.status ?? null, error: `response mapping not applied: ${(err as Error).message}`, attempts: exec.attempts, duration_ms: exec.durationMs, started_at: startedAt, finished_at: new Date().toISOString() });
+      failedError ??= `${step.id}: response mapping not applied: ${(err as Error).message}`;
+      tally.failed++;
+      if ((step.on_error ?? 'stop') === 'stop') break;
+      continue;
+    }
+    if (status === 'succeeded') tally.succeeded++;
+    else if (status === 'unknown') tally.unknown++;
+    else tally.failed++;
+    if (status !== 'succeeded') {
+      failedError ??= `${step.id}: ${error}`;
+      if ((step.on_error ?? 'stop') === 'stop' || status === 'unknown') break;
+    }
+  }
+  if (failedError) {
+    s.summary.failed++;
+    s.summary.failures.push({ key: c.key, step: failedError.split(':')[0]!, error: failedError.slice(failedError.indexOf(':') + 2) });
+  } else s.summary.succeeded++;
+  await store.finishRunRecord(s.runId, c.key, failedError ? 'failed' : 'succeeded', failedError ?? null);
+  await markHandled();
+}
+
+/** Outputs later steps may use; sensitive ones included (validate limits where they can go). */
+function publicOutputs(exec: StepExecution): Record<string, string> {
+  return { ...(exec.response?.outputs ?? {}) };
+}
+
+/** Runs `fn` over items with at most `limit` in flight. */
+export async function pool<T>(items: T[], limit: number, fn: (item: T) => Promise<void>, signal?: AbortSignal): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length && !signal?.aborted) {
+      const item = items[next++]!;
+      await fn(item);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
+}

@@ -1,0 +1,114 @@
+// Executes one step for one record: build the request (nothing is sent when params are bad),
+// call through the shared HTTP client, read the answer as the preset says, and return what the
+// journal and the response mappings need. Never throws for per-record failures.
+import type { Step } from '../generated/workflow.js';
+import type { Request } from '../generated/preset.js';
+import { SkeinError } from '../errors.js';
+import type { Preset } from '../presets/registry.js';
+import type { HttpClient } from '../http/index.js';
+import { HttpError } from '../http/index.js';
+import { buildInlineRequest, buildPresetRequest, renderParams, type BuiltRequest, type ShownRequest } from './request.js';
+import { readResponse, REDACTED, type ParsedResponse } from './response.js';
+import { parseDuration, STEP_DEFAULTS } from './durations.js';
+import type { ResolvedCredential } from './credentials.js';
+
+export type StepOutcome = 'succeeded' | 'failed' | 'unknown';
+
+export interface StepExecution {
+  outcome: StepOutcome;
+  request?: ShownRequest;
+  status?: number;
+  headers: Record<string, string>;
+  response?: ParsedResponse;
+  attempts: number;
+  durationMs: number;
+  /** One line, secrets-free. */
+  error?: string;
+  errorCode?: string;
+}
+
+export interface StepEnv {
+  http: HttpClient;
+  vars: Record<string, unknown>;
+  credential?: ResolvedCredential;
+  signal?: AbortSignal;
+}
+
+/** The request definition a step uses (preset or inline). */
+export function stepRequestDef(step: Step, preset: Preset | undefined): Request {
+  return preset ? preset.request : step.request!;
+}
+
+/** Renders and builds the request of a step for a record context (shared with `plan`). */
+export function buildStepRequest(step: Step, preset: Preset | undefined, context: Record<string, unknown>, vars: Record<string, unknown>): BuiltRequest {
+  if (preset) return buildPresetRequest(preset, renderParams(step.params, context), vars);
+  return buildInlineRequest(step, context);
+}
+
+export async function executeStep(step: Step, preset: Preset | undefined, context: Record<string, unknown>, env: StepEnv): Promise<StepExecution> {
+  const started = Date.now();
+  let built: BuiltRequest;
+  try {
+    built = buildStepRequest(step, preset, context, env.vars);
+  } catch (err) {
+    const e = err as SkeinError;
+    return { outcome: 'failed', headers: {}, attempts: 0, durationMs: Date.now() - started, error: e.message, errorCode: e.code ?? 'internal' };
+  }
+  const headers = { ...built.headers };
+  if (env.credential) headers.authorization = env.credential.authorization;
+  const def = stepRequestDef(step, preset);
+  try {
+    const res = await env.http.send(
+      { method: built.method, url: built.url, headers, body: built.body },
+      {
+        idempotent: built.idempotent,
+        limiterKey: `${env.credential?.name ?? 'anonymous'}:${built.script}`,
+        timeoutMs: parseDuration(step.timeout, STEP_DEFAULTS.timeoutMs),
+        retry: {
+          attempts: step.retry?.attempts ?? STEP_DEFAULTS.attempts,
+          backoffMs: parseDuration(step.retry?.backoff, STEP_DEFAULTS.backoffMs),
+          maxBackoffMs: parseDuration(step.retry?.max_backoff, STEP_DEFAULTS.maxBackoffMs),
+        },
+        signal: env.signal,
+      },
+    );
+    const parsed = readResponse(def, res.status, res.body);
+    const base = { request: built.shown, status: res.status, headers: res.headers, response: parsed, attempts: res.attempts, durationMs: Date.now() - started };
+    if (parsed.ok) return { outcome: 'succeeded', ...base };
+    const why = parsed.parseError
+      ? `unreadable answer (HTTP ${res.status}): ${parsed.parseError}`
+      : `${vendorName(def)} answered ${res.status >= 200 && res.status < 300 ? 'FAILED' : `HTTP ${res.status}`}${parsed.code ? ` ${parsed.code}` : ''}${parsed.message ? `: ${oneLine(parsed.message)}` : ''}`;
+    return { outcome: 'failed', ...base, error: why, errorCode: parsed.parseError ? 'response-unreadable' : 'vendor-failed' };
+  } catch (err) {
+    const durationMs = Date.now() - started;
+    if (err instanceof HttpError) {
+      const parsed = err.body !== undefined && err.status !== undefined ? readResponse(def, err.status, err.body) : undefined;
+      const detail = parsed?.code ? ` (${vendorName(def)} ${parsed.code}${parsed.message ? `: ${oneLine(parsed.message)}` : ''})` : '';
+      return {
+        outcome: err.kind === 'maybe-sent' ? 'unknown' : 'failed',
+        request: built.shown,
+        status: err.status,
+        headers: err.headers ?? {},
+        response: parsed,
+        attempts: err.attempts,
+        durationMs,
+        error: err.kind === 'maybe-sent'
+          ? `outcome unknown: the connection failed after the request was sent, and ${built.method} ${built.script} is not safe to repeat; check the vendor before retrying`
+          : `${err.message}${detail}`,
+        errorCode: err.code,
+      };
+    }
+    const e = err as SkeinError;
+    return { outcome: 'failed', request: built.shown, headers: {}, attempts: 1, durationMs, error: String(e.message).split('\n')[0], errorCode: e.code ?? 'internal' };
+  }
+}
+
+const vendorName = (def: Request) => ((def.script ?? '').endsWith('.php') ? 'Qualys' : 'the server');
+const oneLine = (s: string) => s.replace(/\s+/g, ' ').trim().slice(0, 300);
+
+/** Outputs as stored in run history: sensitive values replaced. */
+export function shownOutputs(res: ParsedResponse | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(res?.outputs ?? {})) out[k] = res!.sensitiveOutputs.has(k) ? REDACTED : v;
+  return out;
+}

@@ -1,0 +1,137 @@
+// Versioned schema of the SQLite store. Append new migrations at the end with the next version;
+// never edit or reorder a shipped one. Applied versions are recorded in `schema_migrations`.
+import type Database from 'better-sqlite3';
+import { SkeinError } from '../../errors.js';
+
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'records, outbox, run history, kv',
+    sql: `
+      CREATE TABLE records (
+        object     TEXT NOT NULL,
+        key        TEXT NOT NULL,
+        fields     TEXT NOT NULL,            -- JSON object, flat, includes the key field
+        version    INTEGER NOT NULL,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (object, key)
+      ) WITHOUT ROWID;
+
+      -- AUTOINCREMENT: ids are never reused, even after old events are pruned.
+      CREATE TABLE events (
+        id      INTEGER PRIMARY KEY AUTOINCREMENT,
+        object  TEXT NOT NULL,
+        key     TEXT NOT NULL,
+        kind    TEXT NOT NULL CHECK (kind IN ('created', 'updated', 'deleted')),
+        before  TEXT,
+        after   TEXT,
+        changed TEXT NOT NULL,               -- JSON array of field names
+        source  TEXT,
+        at      TEXT NOT NULL
+      );
+
+      CREATE TABLE event_handled (
+        event_id   INTEGER NOT NULL REFERENCES events (id) ON DELETE CASCADE,
+        workflow   TEXT NOT NULL,
+        handled_at TEXT NOT NULL,
+        PRIMARY KEY (event_id, workflow)
+      ) WITHOUT ROWID;
+      CREATE INDEX event_handled_by_workflow ON event_handled (workflow, event_id);
+
+      CREATE TABLE runs (
+        id           TEXT PRIMARY KEY,
+        workflow     TEXT NOT NULL,
+        trigger      TEXT NOT NULL,
+        trigger_data TEXT,
+        status       TEXT NOT NULL,
+        summary      TEXT,
+        started_at   TEXT NOT NULL,
+        finished_at  TEXT
+      );
+      CREATE INDEX runs_by_workflow ON runs (workflow, id);
+      CREATE INDEX runs_by_status ON runs (status, id);
+
+      CREATE TABLE run_records (
+        run_id      TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+        record_key  TEXT NOT NULL,
+        object      TEXT NOT NULL,
+        status      TEXT NOT NULL,
+        error       TEXT,
+        started_at  TEXT NOT NULL,
+        finished_at TEXT,
+        PRIMARY KEY (run_id, record_key)
+      );
+
+      -- rowid keeps the order in which steps were first recorded.
+      CREATE TABLE run_steps (
+        run_id         TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+        record_key     TEXT NOT NULL,
+        step_id        TEXT NOT NULL,
+        status         TEXT NOT NULL,
+        request        TEXT,
+        response       TEXT,
+        http_status    INTEGER,
+        qualys_code    TEXT,
+        qualys_message TEXT,
+        outputs        TEXT,
+        error          TEXT,
+        attempts       INTEGER NOT NULL DEFAULT 0,
+        duration_ms    INTEGER,
+        started_at     TEXT,
+        finished_at    TEXT,
+        UNIQUE (run_id, record_key, step_id)
+      );
+
+      CREATE TABLE kv (
+        key        TEXT PRIMARY KEY,
+        value      TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+      ) WITHOUT ROWID;
+    `,
+  },
+];
+
+/** The newest schema version this build knows. */
+export const LATEST_VERSION = MIGRATIONS.reduce((max, m) => Math.max(max, m.version), 0);
+
+function currentVersion(db: Database.Database): number {
+  const row = db.prepare('SELECT MAX(version) AS v FROM schema_migrations').get() as { v: number | null };
+  return row.v ?? 0;
+}
+
+/**
+ * Brings the database to LATEST_VERSION. Each migration runs in its own IMMEDIATE transaction
+ * and re-reads the version inside it, so two runners opening the same new file do not both
+ * apply it. Throws `store-too-new` when the file was written by a newer skein.
+ */
+export function migrate(db: Database.Database, location: string, now: () => string): { from: number; to: number } {
+  db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
+    version    INTEGER PRIMARY KEY,
+    name       TEXT NOT NULL,
+    applied_at TEXT NOT NULL
+  )`);
+  const from = currentVersion(db);
+  if (from > LATEST_VERSION) {
+    throw new SkeinError(
+      'store-too-new',
+      `state database ${location} has schema version ${from}, but this skein knows versions up to ${LATEST_VERSION}; upgrade skein or use another --state file`,
+    );
+  }
+  const insert = db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)');
+  for (const m of MIGRATIONS) {
+    const apply = db.transaction(() => {
+      if (currentVersion(db) >= m.version) return;
+      db.exec(m.sql);
+      insert.run(m.version, m.name, now());
+    });
+    apply.immediate();
+  }
+  return { from, to: currentVersion(db) };
+}

@@ -1,0 +1,198 @@
+// The engine end to end: example workflows against the Qualys sandbox over real HTTP, a real
+// SQLite store, and the sandbox's own state as the judge of what happened.
+import { afterEach, describe, expect, it } from 'vitest';
+import { runWorkflow } from '../../src/engine/run.js';
+import { planWorkflow } from '../../src/engine/plan.js';
+import { runPending } from '../../src/engine/pending.js';
+import { harness, person, type Harness } from './harness.js';
+
+let h: Harness | undefined;
+afterEach(async () => {
+  await h?.close();
+  h = undefined;
+});
+
+describe('create user', () => {
+  it('creates one Qualys user per matching record and maps login and password back', async () => {
+    h = await harness();
+    await h.store.upsertMany('users', [person('ada.lovelace'), person('alan.turing'), person('grace.hopper', { status: 'Inactive' })]);
+    const s = await runWorkflow(h.deps, h.workflow('qualys-create-user'), { trigger: 'manual' });
+    expect(s).toMatchObject({ considered: 3, matched: 2, succeeded: 2, failed: 0, status: 'succeeded' });
+    const qualys = h.sandbox.users().filter((u) => u.email.endsWith('@corp.test'));
+    expect(qualys.map((u) => u.email).sort()).toEqual(['ada.lovelace@corp.test', 'alan.turing@corp.test']);
+    const ada = (await h.store.getRecord('users', 'ada.lovelace'))!.fields;
+    const inQualys = h.sandbox.findUserByEmail('ada.lovelace@corp.test')!;
+    expect(ada.qualys_login).toBe(inQualys.login);
+    expect(ada.qualys_status).toBe('Pending Activation');
+    // The password reaches only the sensitive field; the raw answer keeps it redacted.
+    expect(typeof ada.qualys_password).toBe('string');
+    expect(String(ada.qualys_password).length).toBeGreaterThanOrEqual(8);
+    expect(String(ada.api_response)).toContain('[REDACTED]');
+    expect(String(ada.api_response)).not.toContain(String(ada.qualys_password));
+    const run = await h.store.getRun(s.runId);
+    expect(JSON.stringify(run)).not.toContain(String(ada.qualys_password));
+    expect(JSON.stringify(run)).not.toContain('sandbox-password');
+    // A second run finds nothing to do: the rule needs an empty qualys_login.
+    const again = await runWorkflow(h.deps, h.workflow('qualys-create-user'), { trigger: 'manual' });
+    expect(again.matched).toBe(0);
+    expect(h.sandbox.users().filter((u) => u.email.endsWith('@corp.test'))).toHaveLength(2);
+  });
+
+  it('refuses a bad value before sending and goes on with the other records', async () => {
+    h = await harness();
+    await h.store.upsertMany('users', [person('ok.one'), person('long.name', { first_name: 'X'.repeat(60) })]);
+    const s = await runWorkflow(h.deps, h.workflow('qualys-create-user'), { trigger: 'manual' });
+    expect(s).toMatchObject({ matched: 2, succeeded: 1, failed: 1, status: 'partial' });
+    expect(s.failures[0]).toMatchObject({ key: 'long.name', step: 'create' });
+    expect(s.failures[0]!.error).toMatch(/first_name is 60 characters long; at most 50/);
+    expect(h.sandbox.findUserByEmail('long.name@corp.test')).toBeUndefined();
+  });
+
+  it('stops before any request when a credential variable is missing', async () => {
+    h = await harness({ env: { QUALYS_USERNAME: 'sandbox_mgr' } });
+    await h.store.upsertMany('users', [person('ada.lovelace')]);
+    await expect(runWorkflow(h.deps, h.workflow('qualys-create-user'), { trigger: 'manual' })).rejects.toThrow(/environment variable QUALYS_PASSWORD .*is not set/);
+    expect(h.sandbox.stats().requests).toBe(0);
+  });
+});
+
+describe('activate, deactivate, edit, change password', () => {
+  it('deactivates leavers and records a Qualys FAILED answer in the record and history', async () => {
+    h = await harness();
+    const active = h.sandbox.addUser({ role: 'scanner', first_name: 'Lee', last_name: 'Ver', email: 'lee@corp.test', status: 'Active' });
+    const pending = h.sandbox.addUser({ role: 'scanner', first_name: 'Pen', last_name: 'Ding', email: 'pen@corp.test' });
+    await h.store.upsertMany('users', [
+      person('lee.ver', { status: 'Leaver', qualys_login: active.login, qualys_status: 'Active' }),
+      person('pen.ding', { status: 'Inactive', qualys_login: pending.login, qualys_status: 'Active' }),
+    ]);
+    const s = await runWorkflow(h.deps, h.workflow('qualys-deactivate-leavers'), { trigger: 'manual' });
+    expect(s).toMatchObject({ matched: 2, succeeded: 1, failed: 1 });
+    expect(h.sandbox.findUser(active.login)!.status).toBe('Inactive');
+    expect(h.sandbox.findUser(pending.login)!.status).toBe('Pending Activation');
+    const pen = (await h.store.getRecord('users', 'pen.ding'))!.fields;
+    expect(pen.qualys_error).toBeTruthy();
+    expect(pen.qualys_status).toBe('Active');
+    const run = await h.store.getRun(s.runId);
+    const step = run!.records.find((r) => r.key === 'pen.ding')!.steps[0]!;
+    expect(step).toMatchObject({ status: 'failed', http_status: 200 });
+    expect(step.qualys_code).toMatch(/^\d+$/);
+    expect(step.error).toMatch(/Qualys answered FAILED/);
+  });
+
+  it('sends a login containing &action=add as one form value', async () => {
+    h = await harness();
+    await h.store.upsertMany('users', [person('evil.user', { status: 'Leaver', qualys_login: 'x&action=add&user_role=manager', qualys_status: 'Active' })]);
+    const before = h.sandbox.users().length;
+    const s = await runWorkflow(h.deps, h.workflow('qualys-deactivate-leavers'), { trigger: 'manual' });
+    expect(s.failed).toBe(1);
+    expect(s.failures[0]!.error).toContain('x&action=add&user_role=manager');
+    expect(h.sandbox.users()).toHaveLength(before);
+  });
+
+  it('reactivates on a status change to Active through run --pending, once per event', async () => {
+    h = await harness();
+    const u = h.sandbox.addUser({ role: 'reader', first_name: 'Re', last_name: 'Turn', email: 're@corp.test', status: 'Inactive' });
+    await h.store.upsertMany('users', [person('re.turn', { status: 'Leaver', qualys_login: u.login, qualys_status: 'Inactive' })]);
+    await h.store.setFields('users', 're.turn', { status: 'Active' });
+    const first = await runPending(h.deps);
+    const activation = first.find((s) => s.workflow === 'qualys-activate-returning')!;
+    expect(activation).toMatchObject({ matched: 1, succeeded: 1 });
+    expect(h.sandbox.findUser(u.login)!.status).toBe('Active');
+    const second = await runPending(h.deps);
+    expect(second.find((s) => s.workflow === 'qualys-activate-returning')).toBeUndefined();
+  });
+
+  it('changes a password and keeps it only in the sensitive field', async () => {
+    h = await harness();
+    const u = h.sandbox.addUser({ role: 'scanner', first_name: 'Pat', last_name: 'Word', email: 'pw@corp.test', status: 'Active' });
+    await h.store.upsertMany('users', [person('pat.word', { qualys_login: u.login })]);
+    const s = await runWorkflow(h.deps, h.workflow('qualys-change-password'), { trigger: 'manual', keys: ['pat.word'] });
+    expect(s).toMatchObject({ succeeded: 1 });
+    const rec = (await h.store.getRecord('users', 'pat.word'))!.fields;
+    expect(rec.qualys_password).toBe(h.sandbox.findUser(u.login)!.password);
+    expect(String(rec.api_response)).not.toContain(String(rec.qualys_password));
+    expect(JSON.stringify(await h.store.getRun(s.runId))).not.toContain(String(rec.qualys_password));
+  });
+});
+
+describe('plan', () => {
+  it('shows the rendered requests with secrets redacted and sends nothing', async () => {
+    h = await harness();
+    await h.store.upsertMany('users', [person('ada.lovelace'), person('old.timer', { status: 'Inactive' })]);
+    const plan = await planWorkflow(h.project, h.store, h.workflow('qualys-create-user'));
+    expect(plan).toMatchObject({ considered: 2, matched: 1 });
+    const req = plan.records[0]!.steps[0]!.request!;
+    expect(req.method).toBe('POST');
+    expect(req.url).toMatch(/\/msp\/user\.php\?action=add$/);
+    expect(req.params).toMatchObject({ first_name: 'Ada', email: 'ada.lovelace@corp.test', send_email: '0', user_role: 'scanner' });
+    expect(JSON.stringify(plan)).not.toMatch(/authorization|sandbox-password/i);
+    expect(h.sandbox.stats().requests).toBe(0);
+  });
+});
+
+describe('faults', () => {
+  it('retries an idempotent call through 500s and dropped connections', async () => {
+    h = await harness({ sandbox: { faults: '500:every=2' } });
+    const u = h.sandbox.addUser({ role: 'scanner', first_name: 'A', last_name: 'B', email: 'ab@corp.test', status: 'Active' });
+    await h.store.upsertMany('users', [person('a.b', { status: 'Leaver', qualys_login: u.login, qualys_status: 'Active' })]);
+    const s = await runWorkflow(h.deps, h.workflow('qualys-deactivate-leavers'), { trigger: 'manual' });
+    expect(s.succeeded).toBe(1);
+    expect(h.sandbox.findUser(u.login)!.status).toBe('Inactive');
+  });
+
+  it('never re-sends create_user after a 500, and reports the failure', async () => {
+    h = await harness({ sandbox: { faults: '500:1' } });
+    await h.store.upsertMany('users', [person('ada.lovelace')]);
+    const s = await runWorkflow(h.deps, h.workflow('qualys-create-user'), { trigger: 'manual' });
+    expect(s.failed).toBe(1);
+    expect(h.sandbox.stats().requests).toBe(1);
+    const run = await h.store.getRun(s.runId);
+    expect(run!.records[0]!.steps[0]).toMatchObject({ status: 'failed', attempts: 1 });
+  });
+
+  it('marks create_user unknown when the connection drops after Qualys applied it', async () => {
+    h = await harness({ sandbox: { faults: 'drop:phase=after:times=1' } });
+    await h.store.upsertMany('users', [person('ada.lovelace')]);
+    const s = await runWorkflow(h.deps, h.workflow('qualys-create-user'), { trigger: 'manual' });
+    expect(s.steps.create).toMatchObject({ unknown: 1, succeeded: 0 });
+    expect(h.sandbox.users().filter((u) => u.email === 'ada.lovelace@corp.test')).toHaveLength(1);
+    expect(h.sandbox.stats().requests).toBe(1);
+    const run = await h.store.getRun(s.runId);
+    expect(run!.records[0]!.steps[0]).toMatchObject({ status: 'unknown' });
+  });
+
+  it('reports malformed XML as an unreadable answer', async () => {
+    h = await harness({ sandbox: { faults: 'malformed:1' } });
+    const u = h.sandbox.addUser({ role: 'scanner', first_name: 'A', last_name: 'B', email: 'ab@corp.test', status: 'Active' });
+    await h.store.upsertMany('users', [person('a.b', { status: 'Leaver', qualys_login: u.login, qualys_status: 'Active' })]);
+    const s = await runWorkflow(h.deps, h.workflow('qualys-deactivate-leavers'), { trigger: 'manual' });
+    expect(s.failed).toBe(1);
+    expect(s.failures[0]!.error).toMatch(/unreadable answer|malformed XML/);
+    expect((await h.store.getRecord('users', 'a.b'))!.fields.qualys_status).toBe('Active');
+  });
+
+  it('waits out a 409 rate block and then succeeds, also for create_user', async () => {
+    h = await harness({ sandbox: { limits: { rate: { calls: 1, windowSec: 1 } } } });
+    await h.store.upsertMany('users', [person('one.user'), person('two.user')]);
+    const s = await runWorkflow(h.deps, h.workflow('qualys-create-user'), { trigger: 'manual' });
+    expect(s).toMatchObject({ succeeded: 2, failed: 0 });
+    expect(h.sandbox.users().filter((u) => u.email.endsWith('@corp.test'))).toHaveLength(2);
+  });
+});
+
+describe('import', () => {
+  it('creates records from Qualys users, then finds them unchanged, and flags vanished ones', async () => {
+    h = await harness({ sandbox: { users: 5 } });
+    await h.store.upsertMany('users', [person('gone.user', { qualys_login: 'quays_gone1', qualys_status: 'Active' })]);
+    const first = await runWorkflow(h.deps, h.workflow('qualys-import-users'), { trigger: 'manual' });
+    const listed = h.sandbox.users().length;
+    expect(first.import).toMatchObject({ listed, created: listed, vanished: 1, rejected: 0 });
+    for (const u of h.sandbox.users()) {
+      const [rec] = await h.store.listRecords('users', { where: { qualys_login: u.login } });
+      expect(rec?.fields.email).toBe(u.email);
+    }
+    expect((await h.store.getRecord('users', 'gone.user'))!.fields.qualys_status).toBe('Vanished');
+    const second = await runWorkflow(h.deps, h.workflow('qualys-import-users'), { trigger: 'manual' });
+    expect(second.import).toMatchObject({ listed, created: 0, updated: 0, unchanged: listed, vanished: 0 });
+  });
+});

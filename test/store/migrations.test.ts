@@ -1,0 +1,80 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { describe, expect, it } from 'vitest';
+import { SkeinError } from '../../src/errors.js';
+import { defaultStatePath, openStore } from '../../src/store/index.js';
+import { LATEST_VERSION, MIGRATIONS } from '../../src/store/sqlite/migrations.js';
+import { openSqliteStore } from '../../src/store/sqlite/store.js';
+import { tempDir, testObjects } from './helpers.js';
+
+function versions(file: string): number[] {
+  const db = new Database(file, { readonly: true });
+  try {
+    return (db.prepare('SELECT version FROM schema_migrations ORDER BY version').pluck().all() as number[]);
+  } finally {
+    db.close();
+  }
+}
+
+describe('migrations', () => {
+  it('are numbered 1..N in order', () => {
+    expect(MIGRATIONS.map((m) => m.version)).toEqual(MIGRATIONS.map((_, i) => i + 1));
+    expect(LATEST_VERSION).toBe(MIGRATIONS.length);
+  });
+
+  it('create a fresh database with parent directories, WAL and foreign keys', async () => {
+    const file = path.join(tempDir(), 'a', 'b', 'state.db');
+    const store = await openSqliteStore(file, testObjects());
+    await store.close();
+    expect(fs.existsSync(file)).toBe(true);
+    expect(versions(file)).toEqual(MIGRATIONS.map((m) => m.version));
+    const db = new Database(file);
+    expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
+    db.close();
+  });
+
+  it('are idempotent on reopen and keep the data', async () => {
+    const file = path.join(tempDir(), 'state.db');
+    const first = await openSqliteStore(file, testObjects());
+    await first.setFields('users', 'alice', { email: 'a@example.com' }, { createIfMissing: true });
+    await first.close();
+    const second = await openSqliteStore(file, testObjects());
+    expect((await second.getRecord('users', 'alice'))?.fields.email).toBe('a@example.com');
+    await second.close();
+    expect(versions(file)).toEqual(MIGRATIONS.map((m) => m.version));
+  });
+
+  it('refuse a database written by a newer skein with store-too-new', async () => {
+    const file = path.join(tempDir(), 'state.db');
+    await (await openSqliteStore(file, testObjects())).close();
+    const db = new Database(file);
+    db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(LATEST_VERSION + 1, 'future', 'x');
+    db.close();
+    const err = await openSqliteStore(file, testObjects()).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(SkeinError);
+    expect((err as SkeinError).code).toBe('store-too-new');
+    expect((err as SkeinError).message).toContain(`schema version ${LATEST_VERSION + 1}`);
+  });
+
+  it('report a file that is not a database as store-open-failed', async () => {
+    const file = path.join(tempDir(), 'state.db');
+    fs.writeFileSync(file, 'this is not sqlite, just some text that is long enough to have a header'.repeat(10));
+    await expect(openSqliteStore(file, testObjects())).rejects.toMatchObject({ code: 'store-open-failed' });
+  });
+});
+
+describe('openStore and defaultStatePath', () => {
+  it('uses SKEIN_STATE, else .skein/state.db under cwd', () => {
+    expect(defaultStatePath({}, '/work/p')).toBe(path.join('/work/p', '.skein', 'state.db'));
+    expect(defaultStatePath({ SKEIN_STATE: 'x/s.db' }, '/work/p')).toBe(path.resolve('/work/p', 'x/s.db'));
+    expect(defaultStatePath({ SKEIN_STATE: '/abs/s.db' }, '/work/p')).toBe('/abs/s.db');
+  });
+
+  it('opens SQLite for a path and refuses postgres for now', async () => {
+    const store = await openStore(path.join(tempDir(), 's.db'), testObjects());
+    expect(await store.countRecords('users')).toBe(0);
+    await store.close();
+    await expect(openStore('postgres://u:p@h/db', testObjects())).rejects.toMatchObject({ code: 'store-unsupported' });
+  });
+});
