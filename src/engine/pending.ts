@@ -31,7 +31,10 @@ export async function runPending(deps: EngineDeps, opts: { batch?: number } = {}
       depth.set(e.key, d + 1);
       (rounds[d] ??= []).push(e);
     }
-    for (const round of rounds) out.push(await runWorkflow(deps, wf, { events: round, trigger: 'event' }));
+    for (const round of rounds) {
+      const summary = await runWorkflow(deps, wf, { events: round, trigger: 'event' });
+      if (summary.runId) out.push(summary);
+    }
   }
   return out;
 }

@@ -113,13 +113,25 @@ export async function runWorkflow(deps: EngineDeps, wf: WorkflowFile, target: Ru
   const obj = objectOf(deps, wf);
   const predicate = compileRule(wf.rules, { fields: obj.fields, now: deps.now?.() });
   const whens = steps.map((s) => (s.when === undefined ? undefined : compileRule(s.when, { fields: obj.fields, now: deps.now?.() })));
-  const list = await candidates(deps, wf, target);
+  const all = await candidates(deps, wf, target);
+  // Event runs that match nothing leave no run behind: the events are simply marked handled.
+  let list = all;
+  if (target.events) {
+    list = [];
+    for (const c of all) {
+      if (c.record && predicate(evalInput(c))) list.push(c);
+      else await deps.store.markEventHandled(c.event!.id, wf.name);
+    }
+    if (!list.length) {
+      return { runId: '', workflow: wf.name, status: 'succeeded', considered: all.length, matched: 0, succeeded: 0, failed: 0, steps: {}, failures: [] };
+    }
+  }
   const runId = await deps.store.createRun({ workflow: wf.name, trigger: target.trigger, trigger_data: target.triggerData ?? { keys: target.keys, events: target.events?.map((e) => e.id) } });
   const summary: RunSummary = {
     runId,
     workflow: wf.name,
     status: 'succeeded',
-    considered: list.length,
+    considered: all.length,
     matched: 0,
     succeeded: 0,
     failed: 0,
