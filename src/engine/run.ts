@@ -7,7 +7,7 @@ import { SkeinError } from '../errors.js';
 import { compileRule, type EvalInput, type Predicate } from '../conditions/evaluate.js';
 import type { HttpClient } from '../http/index.js';
 import { getPreset, type Preset } from '../presets/registry.js';
-import type { Fields, RecordEvent, Store, StoredRecord } from '../store/types.js';
+import type { Fields, RecordEvent, StepRow, StepStatus, Store, StoredRecord, WriteOp } from '../store/types.js';
 import { render } from '../template/render.js';
 import type { LoadedProject } from '../workflow/project.js';
 import type { ObjectDef } from '../workflow/objects.js';
@@ -120,7 +120,7 @@ export async function runWorkflow(deps: EngineDeps, wf: WorkflowFile, target: Ru
     list = [];
     for (const c of all) {
       if (c.record && predicate(evalInput(c))) list.push(c);
-      else await deps.store.markEventHandled(c.event!.id, wf.name);
+      else await deps.store.commit([{ op: 'markEventHandled', eventId: c.event!.id, workflow: wf.name }]);
     }
     if (!list.length) {
       return { runId: '', workflow: wf.name, status: 'succeeded', considered: all.length, matched: 0, succeeded: 0, failed: 0, steps: {}, failures: [] };
@@ -169,38 +169,67 @@ interface RunScope {
 
 async function processRecord(deps: EngineDeps, s: RunScope, c: Candidate): Promise<void> {
   const { store } = deps;
-  const markHandled = async () => {
-    if (c.event) await store.markEventHandled(c.event.id, s.wf.name);
-  };
+  const handled: WriteOp[] = c.event ? [{ op: 'markEventHandled', eventId: c.event.id, workflow: s.wf.name }] : [];
   if (!c.record && c.event?.kind !== 'deleted') {
     if (!c.event) {
       s.summary.failed++;
       s.summary.failures.push({ key: c.key, step: '-', error: `no ${s.wf.object} record with key "${c.key}"` });
     }
-    await markHandled();
+    if (handled.length) await store.commit(handled);
     return;
   }
   if (!s.predicate(evalInput(c))) {
-    await markHandled();
+    if (handled.length) await store.commit(handled);
     return;
   }
   s.summary.matched++;
-  await store.startRunRecord(s.runId, s.wf.object, c.key);
+  // Journal rows wait in `pending` and go out with the next commit, which always comes before the
+  // next call leaves (or the record's run ends): every transition is committed before the action
+  // that follows it, with two commits per single-step record.
+  let pending: WriteOp[] = [{ op: 'startRunRecord', runId: s.runId, object: s.wf.object, key: c.key }];
+  let done: DoneStep | undefined;
   let fields: Fields = { ...(c.record?.fields ?? c.event?.before ?? {}) };
   const results: Record<string, StepResult> = {};
   let failedError: string | undefined;
+  let continuedError: string | undefined;
+  /** Commits the previous step's mapping + final row (+ extra), falling back to a failed row. */
+  const settle = async (extra: WriteOp[]) => {
+    if (!done) {
+      if (pending.length || extra.length) await store.commit([...pending, ...extra]);
+      pending = [];
+      return;
+    }
+    const d = done;
+    done = undefined;
+    const row: WriteOp = { op: 'recordStep', runId: s.runId, recordKey: c.key, step: { ...d.row, status: d.status, error: d.error ?? null } };
+    try {
+      const [ev] = await store.commit([...pending, ...(d.write ? [d.write] : []), row, ...extra]);
+      if (d.write && (ev as RecordEvent | null)?.after) fields = (ev as RecordEvent).after!;
+      d.commit(d.status, d.error);
+    } catch (err) {
+      // A mapped value the field type refuses: the vendor call happened, the mapping did not.
+      const error = `response mapping not applied: ${(err as Error).message}`;
+      const status: StepStatus = d.status === 'succeeded' ? 'failed' : d.status;
+      await store.commit([...pending, { op: 'recordStep', runId: s.runId, recordKey: c.key, step: { ...d.row, status, error } }, ...extra]);
+      d.commit(status, error);
+    }
+    pending = [];
+  };
   for (const [i, step] of s.steps.entries()) {
+    await settle([]);
+    if (failedError) break;
     const tally = s.summary.steps[step.id]!;
     const when = s.whens[i];
     if (when && !when({ record: fields, event: evalInput(c).event })) {
       tally.skipped++;
-      await store.recordStep(s.runId, c.key, { step_id: step.id, status: 'skipped', attempts: 0 });
+      pending.push({ op: 'recordStep', runId: s.runId, recordKey: c.key, step: { step_id: step.id, status: 'skipped', attempts: 0 } });
       continue;
     }
     const context = recordContext(fields, s.obj.fields, s.vars, results);
     const startedAt = new Date().toISOString();
-    // Journal first: the step is recorded as running before the request leaves.
-    await store.recordStep(s.runId, c.key, { step_id: step.id, status: 'running', started_at: startedAt, attempts: 0 });
+    // Journal first: the step is committed as running before the request leaves.
+    await store.commit([...pending, { op: 'recordStep', runId: s.runId, recordKey: c.key, step: { step_id: step.id, status: 'running', started_at: startedAt, attempts: 0 } }]);
+    pending = [];
     const cred = step.credentials ? s.creds.get(step.credentials) : undefined;
     const exec = await executeStep(step, s.presetsOf[i], context, { http: deps.http, vars: s.vars, credential: cred, signal: deps.signal });
     results[step.id] = { outputs: publicOutputs(exec) };
@@ -216,52 +245,49 @@ async function processRecord(deps: EngineDeps, s: RunScope, c: Candidate): Promi
         patch = {};
       }
     }
-    const status = mappingError ? 'failed' : exec.outcome;
-    const error = mappingError ?? exec.error;
-    try {
-      await store.transaction(async (tx) => {
-        if (Object.keys(patch).length && c.record) {
-          await tx.setFields(s.wf.object, c.key, patch, { source: `workflow:${s.wf.name}` });
-        }
-        await tx.recordStep(s.runId, c.key, {
-          step_id: step.id,
-          status,
-          request: exec.request,
-          response: exec.response?.text ?? null,
-          http_status: exec.status ?? null,
-          qualys_code: exec.response?.code ?? null,
-          qualys_message: exec.response?.message ?? null,
-          outputs: shownOutputs(exec.response),
-          error: error ?? null,
-          attempts: exec.attempts,
-          duration_ms: exec.durationMs,
-          started_at: startedAt,
-          finished_at: new Date().toISOString(),
-        });
-      });
-      if (Object.keys(patch).length && c.record) fields = (await store.getRecord(s.wf.object, c.key))?.fields ?? fields;
-    } catch (err) {
-      // A mapped value the field type refuses: the vendor call happened, the mapping did not.
-      await store.recordStep(s.runId, c.key, { step_id: step.id, status: status === 'succeeded' ? 'failed' : status, request: exec.request, http_status: exec.status ?? null, error: `response mapping not applied: ${(err as Error).message}`, attempts: exec.attempts, duration_ms: exec.durationMs, started_at: startedAt, finished_at: new Date().toISOString() });
-      failedError ??= `${step.id}: response mapping not applied: ${(err as Error).message}`;
-      tally.failed++;
-      if ((step.on_error ?? 'stop') === 'stop') break;
-      continue;
-    }
-    if (status === 'succeeded') tally.succeeded++;
-    else if (status === 'unknown') tally.unknown++;
-    else tally.failed++;
-    if (status !== 'succeeded') {
-      failedError ??= `${step.id}: ${error}`;
-      if ((step.on_error ?? 'stop') === 'stop' || status === 'unknown') break;
-    }
+    done = {
+      status: mappingError ? 'failed' : exec.outcome,
+      error: mappingError ?? exec.error,
+      write: Object.keys(patch).length && c.record ? { op: 'setFields', object: s.wf.object, key: c.key, patch, opts: { source: `workflow:${s.wf.name}` } } : undefined,
+      row: {
+        step_id: step.id,
+        request: exec.request,
+        response: exec.response?.text ?? null,
+        http_status: exec.status ?? null,
+        qualys_code: exec.response?.code ?? null,
+        qualys_message: exec.response?.message ?? null,
+        outputs: shownOutputs(exec.response),
+        attempts: exec.attempts,
+        duration_ms: exec.durationMs,
+        started_at: startedAt,
+        finished_at: new Date().toISOString(),
+      },
+      commit: (status, error) => {
+        if (status === 'succeeded') tally.succeeded++;
+        else if (status === 'unknown') tally.unknown++;
+        else tally.failed++;
+        if (status !== 'succeeded' && ((step.on_error ?? 'stop') === 'stop' || status === 'unknown')) failedError ??= `${step.id}: ${error}`;
+        else if (status !== 'succeeded') continuedError ??= `${step.id}: ${error}`;
+      },
+    };
   }
-  if (failedError) {
+  // The last step's outcome is final only once its mapping committed; then the record ends.
+  await settle([]);
+  const err = failedError ?? continuedError;
+  await store.commit([{ op: 'finishRunRecord', runId: s.runId, key: c.key, status: err ? 'failed' : 'succeeded', error: err ?? null }, ...handled]);
+  if (err) {
     s.summary.failed++;
-    s.summary.failures.push({ key: c.key, step: failedError.split(':')[0]!, error: failedError.slice(failedError.indexOf(':') + 2) });
+    s.summary.failures.push({ key: c.key, step: err.split(':')[0]!, error: err.slice(err.indexOf(':') + 2) });
   } else s.summary.succeeded++;
-  await store.finishRunRecord(s.runId, c.key, failedError ? 'failed' : 'succeeded', failedError ?? null);
-  await markHandled();
+}
+
+interface DoneStep {
+  status: StepStatus;
+  error?: string;
+  write?: WriteOp;
+  row: Omit<StepRow, 'status' | 'error'>;
+  /** Counts the outcome once it is committed. */
+  commit(status: StepStatus, error: string | undefined): void;
 }
 
 /** Outputs later steps may use; sensitive ones included (validate limits where they can go). */

@@ -87,6 +87,10 @@ function leavesWindowAt(c: CallStamp, r: RateSnapshot, cfg: LimiterConfig): numb
 export function rateBudget(s: KeyLimitState, now: number, cfg: LimiterConfig): number | null {
   const r = s.rate;
   if (!r) return null;
+  // Fast path: callers only ask "is it <= 0" and "is it at the low-water mark"; far above that the
+  // lower bound (no slots credited back) answers both without scanning our recent calls.
+  const lowerBound = r.remaining - r.startedSince;
+  if (now < r.at + r.windowMs && lowerBound > 2 * lowWaterMark(s, cfg)) return lowerBound;
   if (now >= r.at + r.windowMs + cfg.windowSafetyMs) {
     // Everything the snapshot counted has left the window; only our newer calls still count.
     const stillIn = s.calls.filter((c) => c.end === null || leavesWindowAt(c, r, cfg) > now).length;
@@ -124,6 +128,8 @@ export function nextAdmission(s: KeyLimitState, now: number, cfg: LimiterConfig)
   if (s.inFlight >= effectiveConcurrency(s, cfg)) return { kind: 'on-release' };
   const budget = rateBudget(s, now, cfg);
   if (budget === null) return { kind: 'now' };
+  const lowWater = lowWaterMark(s, cfg);
+  if (budget > lowWater) return { kind: 'now' };
   const slot = nextSlotAt(s, now, cfg);
   if (budget <= 0) {
     // A finishing call brings fresh numbers; otherwise wait for a predicted slot or the next probe.
@@ -132,8 +138,7 @@ export function nextAdmission(s: KeyLimitState, now: number, cfg: LimiterConfig)
     const time = Math.min(slot ?? Number.POSITIVE_INFINITY, probeAt);
     return time <= now ? { kind: 'now' } : { kind: 'at', time };
   }
-  const lowWater = Math.max(Math.ceil(s.rate!.limit * cfg.lowWaterFraction), s.inFlight + cfg.lowWaterMargin);
-  if (budget <= lowWater && slot !== null) {
+  if (slot !== null) {
     // Spread what is left over the time until a slot frees instead of bursting into a 409.
     const spacing = Math.max(0, slot - now) / budget;
     const time = s.lastAdmitAt + spacing;
@@ -196,12 +201,25 @@ function pause(s: KeyLimitState, until: number): void {
   s.resumeAt = s.pausedUntil;
 }
 
+/** Budget at or below which calls are spread out instead of sent at once. */
+function lowWaterMark(s: KeyLimitState, cfg: LimiterConfig): number {
+  return Math.max(Math.ceil((s.rate?.limit ?? 0) * cfg.lowWaterFraction), s.inFlight + cfg.lowWaterMargin);
+}
+
+/** Ended calls kept for slot predictions; dropping the oldest only makes predictions cautious. */
+const MAX_TRACKED_CALLS = 4096;
+
 function prune(s: KeyLimitState): void {
   const r = s.rate;
-  if (!r) {
-    s.calls = s.calls.filter((c) => c.end === null);
-    return;
-  }
+  const cap = Math.min(MAX_TRACKED_CALLS, r ? r.limit : 0);
+  // Amortized: filtering on every release would make a long run quadratic.
+  if (s.calls.length <= 2 * cap + s.inFlight + 16) return;
   // A call that left the window before the snapshot can never be credited again.
-  s.calls = s.calls.filter((c) => c.end === null || c.end + r.windowMs > r.at);
+  let kept = r ? s.calls.filter((c) => c.end === null || c.end + r.windowMs > r.at) : s.calls.filter((c) => c.end === null);
+  const ended = kept.filter((c) => c.end !== null);
+  if (ended.length > cap) {
+    const drop = new Set(ended.slice(0, ended.length - cap));
+    kept = kept.filter((c) => !drop.has(c));
+  }
+  s.calls = kept;
 }

@@ -181,6 +181,14 @@ export interface StoreTx {
   setKv(key: string, value: string): Promise<void>;
 }
 
+/** One write of an atomic `Store.commit` batch. */
+export type WriteOp =
+  | { op: 'setFields'; object: string; key: string; patch: FieldPatch; opts?: SetFieldsOptions }
+  | { op: 'recordStep'; runId: string; recordKey: string; step: StepRow }
+  | { op: 'startRunRecord'; runId: string; object: string; key: string }
+  | { op: 'finishRunRecord'; runId: string; key: string; status: RunRecordStatus; error?: string | null }
+  | { op: 'markEventHandled'; eventId: number; workflow: string };
+
 export interface Store extends StoreTx {
   /** Where the data lives, for messages (a file path or a redacted URL). */
   readonly location: string;
@@ -211,5 +219,11 @@ export interface Store extends StoreTx {
    * slow I/O inside: the transaction holds the write lock.
    */
   transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T>;
+  /**
+   * Applies the writes atomically (all or none) and resolves with each one's result (setFields:
+   * the event or null; markEventHandled: boolean). Concurrent commits share one database commit
+   * (group commit), which is what keeps the engine's per-step journal cheap.
+   */
+  commit(ops: WriteOp[]): Promise<unknown[]>;
   close(): Promise<void>;
 }

@@ -8,7 +8,7 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { SkeinError } from '../../errors.js';
 import type { ObjectDef } from '../../workflow/objects.js';
-import type { Store, StoreTx } from '../types.js';
+import type { Store, StoreTx, WriteOp } from '../types.js';
 import { migrate } from './migrations.js';
 import { SqliteRecords } from './records.js';
 import { SqliteRuns } from './runs.js';
@@ -98,9 +98,66 @@ class SqliteStore implements Store {
     return run;
   }
 
-  /** A single synchronous write in its own IMMEDIATE transaction. */
+  private control?: Record<'begin' | 'commit' | 'savepoint' | 'release' | 'rollbackTo', Database.Statement>;
+  private batch: Array<{ fn: () => unknown; resolve: (v: unknown) => void; reject: (e: unknown) => void }> = [];
+
+  /**
+   * A single synchronous write. Writes issued while others wait are committed together (group
+   * commit): one IMMEDIATE transaction, a savepoint per write so one failure undoes only itself.
+   * Each promise resolves only after the COMMIT, so "committed before acting" still holds.
+   */
   private write<T>(fn: () => T): Promise<T> {
-    return this.serial(() => this.db.transaction(fn).immediate());
+    return new Promise<T>((resolve, reject) => {
+      this.batch.push({ fn, resolve: resolve as (v: unknown) => void, reject });
+      // Flush after the current event-loop turn, so writes from the many responses handled in
+      // one turn share a commit.
+      if (this.batch.length === 1) {
+        setImmediate(() =>
+          this.serial(() => this.flushBatch()).catch((err: unknown) => {
+            // The batch never ran (e.g. the store was closed): fail every write in it.
+            const ops = this.batch;
+            this.batch = [];
+            for (const op of ops) op.reject(err);
+          }),
+        );
+      }
+    });
+  }
+
+  private flushBatch(): void {
+    const ops = this.batch;
+    this.batch = [];
+    const results: Array<{ ok: boolean; value: unknown }> = [];
+    const c = (this.control ??= {
+      begin: this.db.prepare('BEGIN IMMEDIATE'),
+      commit: this.db.prepare('COMMIT'),
+      savepoint: this.db.prepare('SAVEPOINT w'),
+      release: this.db.prepare('RELEASE w'),
+      rollbackTo: this.db.prepare('ROLLBACK TO w'),
+    });
+    try {
+      c.begin.run();
+      for (const op of ops) {
+        const single = ops.length === 1;
+        if (!single) c.savepoint.run();
+        try {
+          results.push({ ok: true, value: op.fn() });
+          if (!single) c.release.run();
+        } catch (err) {
+          if (single) throw err;
+          c.rollbackTo.run();
+          c.release.run();
+          results.push({ ok: false, value: err });
+        }
+      }
+      c.commit.run();
+    } catch (err) {
+      if (this.db.inTransaction) this.db.exec('ROLLBACK');
+      const e = busyError(err, this.location, this.busyTimeoutMs);
+      for (const op of ops) op.reject(e);
+      return;
+    }
+    ops.forEach((op, i) => (results[i]!.ok ? op.resolve(results[i]!.value) : op.reject(results[i]!.value)));
   }
 
   getRecord(object: string, key: string) {
@@ -161,6 +218,25 @@ class SqliteStore implements Store {
   }
   setKv(key: string, value: string) {
     return this.write(() => void this.kv.set.run(key, value, this.now()));
+  }
+
+  commit(ops: WriteOp[]): Promise<unknown[]> {
+    return this.write(() =>
+      ops.map((o) => {
+        switch (o.op) {
+          case 'setFields':
+            return this.records.setFields(o.object, o.key, o.patch, o.opts);
+          case 'recordStep':
+            return this.runs.recordStep(o.runId, o.recordKey, o.step);
+          case 'startRunRecord':
+            return this.runs.startRunRecord(o.runId, o.object, o.key);
+          case 'finishRunRecord':
+            return this.runs.finishRunRecord(o.runId, o.key, o.status, o.error);
+          case 'markEventHandled':
+            return this.records.markEventHandled(o.eventId, o.workflow);
+        }
+      }),
+    );
   }
 
   transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
