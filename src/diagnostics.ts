@@ -68,8 +68,7 @@ export const CODES = {
   'step-kind': 'A step with both or neither of `preset` and `request`.',
   'import-shape': 'An import workflow that is inconsistent.',
   'literal-secret': 'A secret written into YAML.',
-  'workflow-disabled': 'The workflow is disabled (informational).',
-  'no-workflows': 'The directory holds no workflow files.',
+  'no-workflows': 'The directory holds no workflow files (warning).',
 } as const;
 
 export type DiagnosticCode = keyof typeof CODES;

@@ -69,6 +69,8 @@ export function buildPresetRequest(preset: Preset, params: Record<string, string
   const shownParams: Record<string, string> = {};
   for (const [name, v] of Object.entries(params)) {
     const input = inputs[name];
+    // An empty value means "not given" unless the input may be cleared with an empty string.
+    if (v === '' && !input?.allow_empty) continue;
     const key = input?.wire ?? name;
     wire[key] = wireValue(input, v);
     shownParams[key] = input?.sensitive ? REDACTED : wire[key]!;

@@ -119,7 +119,7 @@ export async function runWorkflow(deps: EngineDeps, wf: WorkflowFile, target: Ru
   if (target.events) {
     list = [];
     for (const c of all) {
-      if (c.record && predicate(evalInput(c))) list.push(c);
+      if ((c.record || c.event?.kind === 'deleted') && predicate(evalInput(c))) list.push(c);
       else await deps.store.commit([{ op: 'markEventHandled', eventId: c.event!.id, workflow: wf.name }]);
     }
     if (!list.length) {

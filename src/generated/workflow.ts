@@ -150,7 +150,7 @@ headers?: TemplateMap2
  */
 body?: string
 /**
- * Where the preset's given inputs go: form body (default for POST) or query string.
+ * Where the preset's given inputs go: query string (default for GET) or form body (default for every other method).
  */
 inputs_in?: ("form" | "query")
 /**
@@ -158,7 +158,7 @@ inputs_in?: ("form" | "query")
  */
 idempotent?: boolean
 /**
- * Rate-limit bucket (Qualys limits are per API script). Defaults to the URL path.
+ * Rate-limit bucket (Qualys limits are per API script, e.g. user.php). Defaults to the last segment of the URL path.
  */
 script?: string
 response?: Response
@@ -214,7 +214,7 @@ error_message?: string[]
 redact?: string[]
 }
 /**
- * A check on the parsed body: `path` (dot path, @attr for XML attributes) with `equals`, `in`, `exists` or `absent`.
+ * A check on the parsed body: `path` (dot path, @attr for XML attributes) with `equals`, `in` or `exists` (false: the path must be absent).
  */
 export interface Check {
 /**

@@ -74,14 +74,17 @@ function conditionHolds(c: Constraint, params: Record<string, ParamValue>): bool
   return true;
 }
 
-/** " when country is "Canada"": the actual value when it is known, else the condition. */
+/** The condition of a constraint in words, with the value found: ` when country is "Canada"`. */
 function describeWhen(c: Constraint, params: Record<string, ParamValue>): string {
   const [[name, test] = []] = Object.entries(c.when ?? {});
   if (!name || !test) return '';
   const actual = params[name];
-  if (test.present === undefined && actual !== undefined && actual !== UNKNOWN) return ` when ${name} is ${JSON.stringify(actual)}`;
+  const known = actual !== undefined && actual !== UNKNOWN;
   if (test.equals !== undefined) return ` when ${name} is ${JSON.stringify(test.equals)}`;
-  if (test.in) return ` when ${name} is ${test.in.length <= 4 ? test.in.map((x) => JSON.stringify(x)).join(', ') : `one of ${test.in.length} values`}`;
+  if (test.in) {
+    const list = test.in.length <= 4 ? `one of ${test.in.map((x) => JSON.stringify(x)).join(', ')}` : `one of ${test.in.length} values`;
+    return ` when ${name} is ${list}${known ? ` (here ${JSON.stringify(actual)})` : ''}`;
+  }
   return ` when ${name} is ${test.present ? 'given' : 'not given'}`;
 }
 

@@ -11,6 +11,7 @@ import { presets } from '../presets/registry.js';
 import { makeContext, type ProjectScope } from './context.js';
 import { buildObjectDefs, BUILTIN_OBJECTS, FIELD_TYPES, type DeclaredObject, type FieldType } from './objects.js';
 import { WORKFLOW_RULES } from './rules/index.js';
+import { closest } from './did-you-mean.js';
 import { checkSchema } from './schema-stage.js';
 import { loadYamlFile, type LocatedDoc } from './source.js';
 
@@ -64,9 +65,18 @@ function walk(dir: string, out: string[]): void {
   }
 }
 
+/** One project to load: its folder, its skein.yaml file(s) and the workflow files to check. */
+export interface ProjectGroup {
+  dir: string;
+  configs: string[];
+  files: string[];
+  /** The user named the folder itself (not single files in it). */
+  explicitDir?: boolean;
+}
+
 /** Resolves user PATH arguments into projects: a directory, or files grouped by their skein.yaml. */
-export function collectProjects(paths: string[], opts: LoadOptions): Array<{ dir: string; configs: string[]; files: string[] }> {
-  const groups = new Map<string, { dir: string; configs: string[]; files: string[] }>();
+export function collectProjects(paths: string[], opts: LoadOptions): ProjectGroup[] {
+  const groups = new Map<string, ProjectGroup>();
   for (const p of paths) {
     const abs = resolve(opts.cwd, p);
     let st;
@@ -79,12 +89,13 @@ export function collectProjects(paths: string[], opts: LoadOptions): Array<{ dir
       const all: string[] = [];
       walk(abs, all);
       const g = groups.get(abs) ?? { dir: abs, configs: [], files: [] };
+      g.explicitDir = true;
       g.configs.push(...all.filter((f) => basename(f) === CONFIG_FILE));
       g.files.push(...all.filter((f) => isWorkflowFile(basename(f))));
       groups.set(abs, g);
     } else {
       const dir = findConfigDir(dirname(abs)) ?? dirname(abs);
-      const g = groups.get(dir) ?? { dir, configs: existsSync(join(dir, CONFIG_FILE)) ? [join(dir, CONFIG_FILE)] : [], files: [] };
+      const g: ProjectGroup = groups.get(dir) ?? { dir, configs: existsSync(join(dir, CONFIG_FILE)) ? [join(dir, CONFIG_FILE)] : [], files: [] };
       if (basename(abs) !== CONFIG_FILE && !g.files.includes(abs)) g.files.push(abs);
       groups.set(dir, g);
     }
@@ -100,7 +111,7 @@ function findConfigDir(start: string): string | undefined {
 }
 
 /** Loads and checks one project. */
-export function loadProject(group: { dir: string; configs: string[]; files: string[] }, opts: LoadOptions): LoadedProject {
+export function loadProject(group: ProjectGroup, opts: LoadOptions): LoadedProject {
   const sink = new DiagnosticSink();
   const [configPath, ...extra] = group.configs;
   for (const e of extra) sink.error('config-duplicate', `a second ${CONFIG_FILE} in one workflow directory (the first is ${display(configPath!, opts.cwd)}); keep one`, display(e, opts.cwd), { line: 1, col: 1 });
@@ -127,6 +138,9 @@ export function loadProject(group: { dir: string; configs: string[]; files: stri
     presets: presets(),
   };
   const workflows = group.files.map((f) => loadWorkflow(f, scope, opts));
+  if (!group.files.length && group.explicitDir) {
+    sink.warning('no-workflows', `${display(group.dir, opts.cwd) || '.'} holds no workflow files (*.yaml, *.yml besides ${CONFIG_FILE})`, display(configPath ?? join(group.dir, CONFIG_FILE), opts.cwd), { line: 1, col: 1 });
+  }
   const siblings = configPath ? siblingNames(group, opts) : [];
   checkDuplicateNames(workflows, siblings);
   return { dir: group.dir, configPath, config, scope, configDiagnostics: sortDiagnostics(sink.items), workflows };
@@ -144,8 +158,14 @@ const isRecord = (v: unknown): v is Record<string, unknown> => v !== null && typ
 /** Best-effort names from a skein.yaml that failed its schema: whatever has a usable shape. */
 function usableNames(value: unknown): ConfigNames {
   if (!isRecord(value)) return {};
+  // A misspelt section key (`object:`) still declares what it holds.
+  const section = (name: string): Record<string, unknown> | undefined => {
+    if (isRecord(value[name])) return value[name];
+    const near = Object.keys(value).find((k) => !Object.hasOwn(value, name) && closest(k, [name]) === name && isRecord(value[k]));
+    return near === undefined ? undefined : (value[near] as Record<string, unknown>);
+  };
   const objects: Record<string, DeclaredObject> = {};
-  for (const [name, obj] of Object.entries(isRecord(value.objects) ? value.objects : {})) {
+  for (const [name, obj] of Object.entries(section('objects') ?? {})) {
     if (!isRecord(obj)) continue;
     const fields: NonNullable<DeclaredObject['fields']> = {};
     for (const [f, def] of Object.entries(isRecord(obj.fields) ? obj.fields : {})) {
@@ -154,18 +174,14 @@ function usableNames(value: unknown): ConfigNames {
     }
     objects[name] = { key: typeof obj.key === 'string' ? obj.key : undefined, fields };
   }
-  return {
-    variables: isRecord(value.variables) ? value.variables : undefined,
-    credentials: isRecord(value.credentials) ? value.credentials : undefined,
-    objects,
-  };
+  return { variables: section('variables'), credentials: section('credentials'), objects };
 }
 
 function checkConfigObjects(config: ConfigFile, doc: LocatedDoc, sink: DiagnosticSink): void {
   for (const [name, obj] of Object.entries(config.objects ?? {})) {
     const builtin = Object.hasOwn(BUILTIN_OBJECTS, name) ? BUILTIN_OBJECTS[name] : undefined;
     if (!builtin && obj.key === undefined) {
-      sink.error('schema-missing-key', `object "${name}" is not built in, so it needs a key: FIELD`, doc.file, doc.locate(['objects', name], 'key'));
+      sink.error('schema-missing-key', `object "${name}" is not built in, so it needs key: FIELD, naming the field that identifies a record (e.g. key: serial)`, doc.file, doc.locate(['objects', name], 'key'));
     }
     if (builtin && obj.key !== undefined && obj.key !== builtin.key) {
       sink.error('schema-value', `the key of built-in object "${name}" is ${builtin.key}; it cannot be changed`, doc.file, doc.locate(['objects', name, 'key']));

@@ -183,6 +183,18 @@ function expectedType(t: unknown): string {
   return list.map((x) => words[x] ?? x).join(' or ');
 }
 
+/** `; did you mean "x"?` for a value that fits the pattern once case or separators are fixed. */
+function patternFix(value: string, pattern: string): string {
+  const re = new RegExp(pattern);
+  const candidates = [
+    value.replace(/[^A-Za-z0-9_]+/g, '_'),
+    value.toLowerCase().replace(/[\s_]+/g, '-'),
+    value.toLowerCase().replace(/[\s-]+/g, '_'),
+  ];
+  const fix = candidates.find((c) => c !== value && re.test(c));
+  return fix === undefined ? '' : `; did you mean "${fix}"?`;
+}
+
 /** What to write instead of `OPERATOR: false` for operators that only take true. */
 const CONST_FALSE_HINTS: Record<string, string> = {
   is_empty: 'to test that the field has a value write is_not_empty: true',
@@ -238,8 +250,7 @@ function report(e: ErrorObject, doc: LocatedDoc, sink: DiagnosticSink, kind: Sch
       }
       return;
     case 'pattern': {
-      const fixed = typeof e.data === 'string' ? e.data.toLowerCase().replace(/[\s_]+/g, key === 'name' ? '-' : '_') : undefined;
-      const suggest = fixed !== undefined && fixed !== e.data && new RegExp(String(e.params.pattern)).test(fixed) ? `; did you mean "${fixed}"?` : '';
+      const suggest = typeof e.data === 'string' ? patternFix(e.data, String(e.params.pattern)) : '';
       err('schema-pattern', `${typeName(e.data)} is not a valid ${key}${suggest}; it must match ${e.params.pattern}${parent.description ? ` (${parent.description.split('.')[0]})` : ''}`, path);
       return;
     }

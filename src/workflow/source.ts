@@ -64,7 +64,16 @@ export function parseYamlText(input: Buffer | string, file: string, sink: Diagno
   if (text === undefined) return undefined;
   const body = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
   const lines = new LineCounter();
-  const docs = parseAllDocuments(body, { lineCounter: lines, uniqueKeys: true, prettyErrors: false, strict: true });
+  const aliasFlood = aliasFloodOffset(body);
+  if (aliasFlood !== undefined) {
+    const before = body.slice(0, aliasFlood);
+    const pos = { line: before.split('\n').length, col: aliasFlood - before.lastIndexOf('\n') };
+    sink.error('yaml-alias-limit', `more than ${MAX_ALIASES} aliases in one file; refusing a possible alias bomb`, file, pos);
+    return undefined;
+  }
+  // yaml's own duplicate-key check compares every key with every other (quadratic on big
+  // mappings); duplicateKeys() below does the same in linear time.
+  const docs = parseAllDocuments(body, { lineCounter: lines, uniqueKeys: false, prettyErrors: false, strict: true });
   const at = (offset: number, endOffset?: number): Position => {
     const p = lines.linePos(offset);
     const pos: Position = { line: p.line, col: p.col };
@@ -82,11 +91,15 @@ export function parseYamlText(input: Buffer | string, file: string, sink: Diagno
   }
   let failed = false;
   for (const d of all) {
-    for (const e of usefulErrors(d.errors)) {
+    const found: Array<{ code: DiagnosticCode; message: string; offset: number }> = [];
+    for (const e of usefulErrors(d.errors)) found.push({ code: YAML_CODES[e.code] ?? 'yaml-syntax', ...yamlMessage(e, body) });
+    for (const dup of duplicateKeys(d)) {
+      const first = `first on line ${lines.linePos(dup.firstOffset).line}`;
+      found.push({ code: 'yaml-duplicate-key', message: `duplicate key "${dup.name}" (${first}); each key may appear once in a mapping`, offset: dup.offset });
+    }
+    for (const f of found.sort((a, b) => a.offset - b.offset)) {
       failed = true;
-      const code = YAML_CODES[e.code] ?? 'yaml-syntax';
-      const { message, offset } = yamlMessage(e, d, body);
-      sink.error(code, message, file, at(offset));
+      sink.error(f.code, f.message, file, at(f.offset));
     }
   }
   if (all.length > 1) {
@@ -182,32 +195,22 @@ function usefulErrors(errors: YAMLError[]): YAMLError[] {
   return kept.sort((a, b) => a.pos[0] - b.pos[0]);
 }
 
-function yamlMessage(e: YAMLError, doc: Document, text: string): { message: string; offset: number } {
+function yamlMessage(e: YAMLError, text: string): { message: string; offset: number } {
   const offset = e.pos[0];
-  if (e.code === 'DUPLICATE_KEY') {
-    const dup = duplicateKeyAt(doc, offset);
-    if (!dup) return { message: 'duplicate key; each key may appear once in a mapping', offset };
-    const first = dup.firstOffset === undefined ? '' : ` (first on line ${lineOf(text, dup.firstOffset)})`;
-    return { message: `duplicate key "${dup.name}"${first}; each key may appear once in a mapping`, offset };
-  }
+  if (e.code === 'DUPLICATE_KEY') return { message: 'duplicate key; each key may appear once in a mapping', offset };
   if (e.code === 'TAB_AS_INDENT') return { message: 'tab used for indentation; indent with spaces', offset };
   const first = e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
   if (/call stack/i.test(first)) return { message: 'YAML nesting is too deep to read; workflows nest a few levels at most', offset };
-  const flow = /^Flow (sequence|mapping)/.exec(first);
+  const flow = /^Flow (sequence|map)/.exec(first);
   if (flow) {
     const [open, close] = flow[1] === 'sequence' ? ['[', ']'] : ['{', '}'];
     const start = unclosedBracket(text, offset, open!, close!);
     if (start !== undefined) {
-      return { message: `YAML syntax: this "${open}" is not closed; end the flow ${flow[1]} with "${close}" (continuation lines must be indented)`, offset: start };
+      const what = flow[1] === 'sequence' ? 'list' : 'mapping';
+      return { message: `YAML syntax: this "${open}" is not closed; end the flow ${what} with "${close}" (continuation lines must be indented)`, offset: start };
     }
   }
   return { message: `YAML syntax: ${first.charAt(0).toLowerCase()}${first.slice(1)}`, offset };
-}
-
-function lineOf(text: string, offset: number): number {
-  let n = 1;
-  for (let i = 0; i < offset && i < text.length; i++) if (text.charCodeAt(i) === 10) n++;
-  return n;
 }
 
 /** The opening bracket, before `offset`, that has no closing bracket (quotes are not parsed). */
@@ -224,31 +227,50 @@ function unclosedBracket(text: string, offset: number, open: string, close: stri
   return undefined;
 }
 
-/** The key reported as duplicate at `offset`, and where the same key first appears in its mapping. */
-function duplicateKeyAt(doc: Document, offset: number): { name: string; firstOffset?: number } | undefined {
-  let found: { name: string; firstOffset?: number } | undefined;
+/** Keys that repeat an earlier key of the same mapping, with where that key first appears. */
+function duplicateKeys(doc: Document): Array<{ name: string; offset: number; firstOffset: number }> {
+  const out: Array<{ name: string; offset: number; firstOffset: number }> = [];
   const visitNode = (node: unknown): void => {
-    if (found || !isCollection(node)) return;
+    if (!isCollection(node)) return;
     if (isMap(node)) {
-      const seen = new Map<string, number | undefined>();
+      const seen = new Map<string, number>();
       for (const pair of node.items) {
         const key = pair.key as Node | null;
-        const name = isScalar(key) ? String(key.value) : String(key);
-        if (key?.range?.[0] === offset) {
-          found = { name, firstOffset: seen.get(name) };
-          return;
-        }
-        if (!seen.has(name)) seen.set(name, key?.range?.[0]);
+        if (!isScalar(key) || !key.range) continue;
+        const name = String(key.value);
+        const first = seen.get(name);
+        if (first === undefined) seen.set(name, key.range[0]);
+        else out.push({ name, offset: key.range[0], firstOffset: first });
       }
     }
-    for (const item of node.items) visitNode(isPair(item) ? item.value : item);
+    for (const item of node.items) {
+      if (isPair(item)) {
+        visitNode(item.key);
+        visitNode(item.value);
+      } else visitNode(item);
+    }
   };
   try {
     visitNode(doc.contents);
-  } catch {
-    return undefined;
+  } catch (err) {
+    if (!(err instanceof RangeError)) throw err;
   }
-  return found;
+  return out;
+}
+
+/**
+ * Offset of the alias token past MAX_ALIASES * 2 in the raw text, found without parsing (a file
+ * of nothing but aliases would otherwise cost seconds to parse before being refused). Counts
+ * `*name` after whitespace or a flow indicator; a few false hits (say in block text) are harmless
+ * at this threshold, and the exact count is checked on the parsed document.
+ */
+function aliasFloodOffset(text: string): number | undefined {
+  const re = /(?:^|[\s,[{])\*[^\s,[\]{}]/g;
+  let n = 0;
+  for (let m = re.exec(text); m; m = re.exec(text)) {
+    if (++n > MAX_ALIASES * 2) return m.index + m[0].indexOf('*');
+  }
+  return undefined;
 }
 
 /**

@@ -1,6 +1,7 @@
 // `skein run WORKFLOW` / `skein run --pending`: run workflows now against the real API (or the
 // sandbox via --var qualys_api_url=...).
 import { parseArgs } from 'node:util';
+import { SkeinError } from '../../errors.js';
 import { HttpClient } from '../../http/index.js';
 import { runPending } from '../../engine/pending.js';
 import { runWorkflow, type RunSummary } from '../../engine/run.js';
@@ -47,6 +48,13 @@ export function formatSummary(s: RunSummary): string {
   return lines.join('\n');
 }
 
+/** A disabled workflow stays in Git without running; plan still shows what it would do. */
+function enabledWorkflow(project: Parameters<typeof findWorkflow>[0], name: string) {
+  const wf = findWorkflow(project, name);
+  if (wf.enabled === false) throw new SkeinError('workflow-disabled', `workflow ${name} is disabled (enabled: false); enable it to run it, or use skein plan to preview it`);
+  return wf;
+}
+
 export const runCommand: Command = {
   name: 'run',
   summary: 'run a workflow now over records, or handle pending record events',
@@ -77,7 +85,7 @@ export const runCommand: Command = {
       const deps = { project: ws.project, store: ws.store, http, env: io.env, concurrency, onProgress: bar.update };
       const summaries = values.pending
         ? await runPending(deps)
-        : [await runWorkflow(deps, findWorkflow(ws.project, positionals[0]!), { keys: values.record, trigger: 'manual' })];
+        : [await runWorkflow(deps, enabledWorkflow(ws.project, positionals[0]!), { keys: values.record, trigger: 'manual' })];
       bar.end();
       if (values.format === 'json') println(io.stdout, JSON.stringify(values.pending ? summaries : summaries[0], null, 2));
       else if (!summaries.length) println(io.stdout, 'no pending events');

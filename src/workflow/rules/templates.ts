@@ -59,11 +59,14 @@ function resolve(ctx: WorkflowContext, parts: string[], scope: TemplateScope): {
     return undefined;
   }
   if (RESPONSE_ROOTS.has(head)) {
-    if (!scope.response) return { code: 'reference-unavailable', message: `{{${head}}} is only available in response and error_response mappings, not in ${scope.place}` };
+    if (!scope.response) return { code: 'reference-unavailable', message: `{{${parts.join('.')}}} is not available in ${scope.place}: {{${head}}} exists only in response and error_response mappings` };
     return undefined;
   }
   if (head === 'outputs') {
-    if (!scope.response) return { code: 'reference-unavailable', message: `{{outputs.*}} is only available in response and error_response mappings; in later steps use {{steps.ID.outputs.NAME}}` };
+    if (!scope.response) {
+      const name = second ?? 'NAME';
+      return { code: 'reference-unavailable', message: `{{${parts.join('.')}}} is not available in ${scope.place}: {{outputs.*}} exists only in response and error_response mappings; to use an earlier step's output write {{steps.ID.outputs.${name}}}` };
+    }
     if (second === undefined) return { code: 'unknown-reference', message: '{{outputs}} needs an output name' };
     if (scope.outputs && !scope.outputs.has(second)) {
       return { code: 'unknown-reference', message: `unknown output "${second}"${didYouMean(second, scope.outputs)}; this step's outputs: ${scope.outputs.size ? allowedList(scope.outputs) : 'none'}` };

@@ -1,0 +1,126 @@
+// plan / run / runs through the CLI, in-process and as a child process, against the sandbox.
+import { execFile } from 'node:child_process';
+import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { QualysSandbox } from '../../src/sandbox/index.js';
+import { runCli } from '../helpers/cli.js';
+
+const root = join(import.meta.dirname, '..', '..');
+const ENV = { QUALYS_USERNAME: 'sandbox_mgr', QUALYS_PASSWORD: 'sandbox-password' };
+let dir: string;
+let sandbox: QualysSandbox;
+let url: string;
+
+beforeEach(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'skein-cli-'));
+  cpSync(join(root, 'workflows'), join(dir, 'workflows'), { recursive: true });
+  sandbox = new QualysSandbox({ seed: 3 });
+  ({ url } = await sandbox.start({ port: 0, host: '127.0.0.1' }));
+  writeFileSync(
+    join(dir, 'people.csv'),
+    [
+      'username,email,first_name,last_name,title,phone,address1,city,state,country,zip_code,status',
+      'ada,ada@corp.test,Ada,Lovelace,Engineer,+1 212 555 0100,1 Main St,New York,New York,United States of America,10004,Active',
+      'bob,bob@corp.test,Bob,Builder,Engineer,+1 212 555 0101,2 Main St,New York,,United States of America,10004,Active',
+      'cy,cy@corp.test,Cy,Inactive,Engineer,+1 212 555 0102,3 Main St,Berlin,,Germany,10117,Inactive',
+    ].join('\n') + '\n',
+  );
+});
+
+afterEach(async () => {
+  await sandbox.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const withUrl = () => ['--var', `qualys_api_url=${url}`];
+
+describe('skein plan / run / runs', () => {
+  it('plans in json and markdown without sending, runs, and shows the history', async () => {
+    expect((await runCli(['records', 'import', 'people.csv'], dir)).code).toBe(0);
+
+    const planJson = await runCli(['plan', 'qualys-create-user', '--format', 'json', ...withUrl()], dir, ENV);
+    expect(planJson.code).toBe(0);
+    const plan = JSON.parse(planJson.stdout);
+    expect(plan).toMatchObject({ workflow: 'qualys-create-user', considered: 3, matched: 2 });
+    // bob has no state although his country needs one: the plan says so before anything is sent.
+    const bob = plan.records.find((r: { key: string }) => r.key === 'bob');
+    expect(bob.steps[0].error).toMatch(/needs parameter "state"/);
+    const md = await runCli(['plan', 'qualys-create-user', '--format', 'markdown', ...withUrl()], dir, ENV);
+    expect(md.stdout).toMatch(/^### skein plan/);
+    expect(md.stdout).toContain('<details>');
+    expect(md.stdout).toContain('| `qualys-create-user` |');
+    expect(sandbox.stats().requests).toBe(0);
+
+    const run = await runCli(['run', 'qualys-create-user', ...withUrl()], dir, ENV);
+    expect(run.code).toBe(1); // bob failed
+    expect(run.stdout).toMatch(/2 matched: 1 succeeded, 1 failed/);
+    expect(run.stdout).toMatch(/FAILED bob at create: .*state/);
+    expect(run.stdout + run.stderr).not.toContain('sandbox-password');
+    expect(sandbox.findUserByEmail('ada@corp.test')).toBeDefined();
+
+    const list = await runCli(['runs', 'list', '--format', 'json'], dir);
+    const runs = JSON.parse(list.stdout);
+    expect(runs[0]).toMatchObject({ workflow: 'qualys-create-user', status: 'partial' });
+    const show = await runCli(['runs', 'show', runs[0].id, '--format', 'json'], dir);
+    const detail = JSON.parse(show.stdout);
+    const ada = detail.records.find((r: { key: string }) => r.key === 'ada');
+    expect(ada.steps[0]).toMatchObject({ step_id: 'create', status: 'succeeded', http_status: 200 });
+    expect(ada.steps[0].request.params).toMatchObject({ email: 'ada@corp.test', send_email: '0' });
+    expect(JSON.stringify(detail)).not.toMatch(/authorization|sandbox-password/i);
+    const password = sandbox.findUserByEmail('ada@corp.test')!.password!;
+    expect(JSON.stringify(detail)).not.toContain(password);
+    const text = await runCli(['runs', 'show', runs[0].id], dir);
+    expect(text.stdout).toMatch(/bob: failed/);
+    expect((await runCli(['runs', 'show', 'r_nope'], dir)).code).toBe(1);
+  });
+
+  it('fails one record whose template breaks at render time and runs the others', async () => {
+    writeFileSync(
+      join(dir, 'workflows', 'broken-title.yaml'),
+      `version: 1
+name: broken-title
+object: users
+trigger: { on: [manual] }
+rules: { field: qualys_login, is_not_empty: true }
+steps:
+  - id: edit
+    preset: qualys.edit_user
+    credentials: qualys
+    params:
+      login: "{{qualys_login}}"
+      title: "{{#if department}}{{#with}}{{/with}}{{/if}}{{title}}"
+`,
+    );
+    const a = sandbox.addUser({ role: 'scanner', first_name: 'A', last_name: 'A', email: 'a@corp.test', status: 'Active' });
+    const b = sandbox.addUser({ role: 'scanner', first_name: 'B', last_name: 'B', email: 'b@corp.test', status: 'Active' });
+    await runCli(['records', 'set', 'a', `qualys_login=${a.login}`, 'title=Boss'], dir);
+    await runCli(['records', 'set', 'b', `qualys_login=${b.login}`, 'department=IT', 'title=Boss'], dir);
+    const run = await runCli(['run', 'broken-title', ...withUrl()], dir, ENV);
+    expect(run.code).toBe(1);
+    expect(run.stdout).toMatch(/FAILED b at edit: .*#with requires exactly one argument/);
+    expect(sandbox.findUser(a.login)!.title).toBe('Boss');
+    expect(sandbox.findUser(b.login)!.title).not.toBe('Boss');
+  });
+
+  it('bad usage exits 2; an unknown workflow exits 1 with a suggestion', async () => {
+    expect((await runCli(['run'], dir)).code).toBe(2);
+    expect((await runCli(['run', 'x', '--record', 'a', '--all'], dir)).code).toBe(2);
+    expect((await runCli(['plan', 'x', '--format', 'yaml'], dir)).code).toBe(2);
+    expect((await runCli(['runs', 'nope'], dir)).code).toBe(2);
+    const r = await runCli(['run', 'qualys-create-usr'], dir, ENV);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/no workflow named "qualys-create-usr".*did you mean "qualys-create-user"\?.*\[unknown-workflow\]$/m);
+  });
+
+  it('as a child process: a missing credential variable stops the run before any request, in one line', async () => {
+    await runCli(['records', 'import', 'people.csv'], dir);
+    const { QUALYS_PASSWORD: _omit, ...env } = { ...process.env, ...ENV };
+    const r = await promisify(execFile)(process.execPath, [join(root, 'bin', 'skein.js'), 'run', 'qualys-create-user', ...withUrl()], { cwd: dir, env }).catch((e) => e);
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim()).toBe('skein run: credential "qualys": environment variable QUALYS_PASSWORD (its password) is not set [credential-missing]');
+    expect(sandbox.stats().requests).toBe(0);
+  });
+});
