@@ -1,6 +1,6 @@
 // Engine test harness: a copy of the example workflows, a real SQLite store in a temp dir, the
 // Qualys sandbox on an ephemeral port, and an HTTP client, wired as the CLI wires them.
-import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HttpClient } from '../../src/http/index.js';
@@ -24,9 +24,10 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function harness(opts: { sandbox?: SandboxOptions; env?: NodeJS.ProcessEnv; workflowsDir?: string } = {}): Promise<Harness> {
+export async function harness(opts: { sandbox?: SandboxOptions; env?: NodeJS.ProcessEnv; workflowsDir?: string; extra?: Record<string, string> } = {}): Promise<Harness> {
   const dir = mkdtempSync(join(tmpdir(), 'skein-engine-'));
   cpSync(opts.workflowsDir ?? join(import.meta.dirname, '..', '..', 'workflows'), join(dir, 'workflows'), { recursive: true });
+  for (const [name, text] of Object.entries(opts.extra ?? {})) writeFileSync(join(dir, 'workflows', name), text);
   const sandbox = new QualysSandbox({ seed: 7, ...opts.sandbox });
   const { url } = await sandbox.start({ port: 0, host: '127.0.0.1' });
   const [group] = collectProjects(['workflows'], { cwd: dir });

@@ -1,0 +1,95 @@
+// Bad answers and slow peers: 409 without ToWait-Sec, step timeouts, huge bodies, XML entity
+// bombs, and deleted-record events.
+import { afterEach, describe, expect, it } from 'vitest';
+import { readResponse } from '../../src/engine/response.js';
+import { runPending } from '../../src/engine/pending.js';
+import { runWorkflow } from '../../src/engine/run.js';
+import { getPreset } from '../../src/presets/registry.js';
+import { harness, person, type Harness } from './harness.js';
+
+let h: Harness | undefined;
+afterEach(async () => {
+  await h?.close();
+  h = undefined;
+});
+
+const slowDeactivate = `version: 1
+name: slow-deactivate
+object: users
+trigger: { on: [manual, deleted] }
+rules: { field: qualys_login, is_not_empty: true }
+steps:
+  - id: deactivate
+    preset: qualys.deactivate_user
+    credentials: qualys
+    timeout: 300ms
+    retry: { attempts: 2, backoff: 10ms }
+    params: { login: "{{qualys_login}}" }
+`;
+
+describe('limits and timeouts', () => {
+  it('waits out 409 blocks that carry no ToWait-Sec header, using backoff', async () => {
+    h = await harness({ sandbox: { limits: { rate: { calls: 1, windowSec: 1 }, toWaitHeader: 'omit-on-block' } } });
+    const a = h.sandbox.addUser({ role: 'scanner', first_name: 'A', last_name: 'A', email: 'a@corp.test', status: 'Active' });
+    const b = h.sandbox.addUser({ role: 'scanner', first_name: 'B', last_name: 'B', email: 'b@corp.test', status: 'Active' });
+    await h.store.upsertMany('users', [
+      person('a.a', { status: 'Leaver', qualys_login: a.login, qualys_status: 'Active' }),
+      person('b.b', { status: 'Leaver', qualys_login: b.login, qualys_status: 'Active' }),
+    ]);
+    h.deps.http = new (h.http.constructor as typeof import('../../src/http/index.js').HttpClient)({ retry: { backoffMs: 400, maxBackoffMs: 1500, attempts: 8 } });
+    try {
+      const s = await runWorkflow(h.deps, h.workflow('qualys-deactivate-leavers'), { trigger: 'manual' });
+      expect(s).toMatchObject({ succeeded: 2, failed: 0 });
+      expect(h.sandbox.findUser(a.login)!.status).toBe('Inactive');
+      expect(h.sandbox.findUser(b.login)!.status).toBe('Inactive');
+    } finally {
+      await h.deps.http.close();
+    }
+  });
+
+  it('fails a step whose answer takes longer than its timeout, after its retries', async () => {
+    h = await harness({ sandbox: { latencyMs: 1500 }, extra: { 'slow.yaml': slowDeactivate } });
+    const u = h.sandbox.addUser({ role: 'scanner', first_name: 'S', last_name: 'L', email: 's@corp.test', status: 'Active' });
+    await h.store.upsertMany('users', [person('s.l', { qualys_login: u.login })]);
+    const s = await runWorkflow(h.deps, h.workflow('slow-deactivate'), { trigger: 'manual' });
+    expect(s.failed).toBe(1);
+    expect(s.failures[0]!.error).toMatch(/timed? ?out|timeout/i);
+    const run = await h.store.getRun(s.runId);
+    expect(run!.records[0]!.steps[0]).toMatchObject({ status: 'failed', attempts: 2 });
+  });
+});
+
+describe('hostile answers', () => {
+  it('refuses a huge body without reading it all', async () => {
+    h = await harness({ sandbox: { faults: 'huge:bytes=8000000' } });
+    const u = h.sandbox.addUser({ role: 'scanner', first_name: 'H', last_name: 'U', email: 'h@corp.test', status: 'Active' });
+    await h.store.upsertMany('users', [person('h.u', { status: 'Leaver', qualys_login: u.login, qualys_status: 'Active' })]);
+    const s = await runWorkflow(h.deps, h.workflow('qualys-deactivate-leavers'), { trigger: 'manual' });
+    expect(s.failed).toBe(1);
+    expect(s.failures[0]!.error).toMatch(/response body exceeds 5242880 bytes/);
+    expect((await h.store.getRecord('users', 'h.u'))!.fields.qualys_status).toBe('Active');
+  });
+
+  it('does not expand an XML entity bomb', () => {
+    const lol = '<!ENTITY a "aaaaaaaaaa">' + Array.from({ length: 8 }, (_, i) => `<!ENTITY ${'b'.repeat(i + 1)} "${`&${i ? 'b'.repeat(i) : 'a'};`.repeat(10)}">`).join('');
+    const body = `<?xml version="1.0"?><!DOCTYPE USER_OUTPUT [${lol}]><USER_OUTPUT><RETURN status="SUCCESS"><MESSAGE>&bbbbbbbb;</MESSAGE></RETURN></USER_OUTPUT>`;
+    const t0 = performance.now();
+    const r = readResponse(getPreset('qualys.activate_user')!.request, 200, body);
+    expect(performance.now() - t0).toBeLessThan(1000);
+    expect(r.outputs.message).toBe('&bbbbbbbb;');
+    expect(r.text.length).toBeLessThan(2000);
+  });
+});
+
+describe('deleted records', () => {
+  it('runs a workflow triggered by deleted over the record\'s last values', async () => {
+    h = await harness({ extra: { 'slow.yaml': slowDeactivate } });
+    const u = h.sandbox.addUser({ role: 'scanner', first_name: 'D', last_name: 'E', email: 'd@corp.test', status: 'Active' });
+    await h.store.upsertMany('users', [person('d.e', { qualys_login: u.login })]);
+    await runPending(h.deps); // the created event
+    await h.store.deleteRecord('users', 'd.e');
+    const runs = await runPending(h.deps);
+    expect(runs.find((r) => r.workflow === 'slow-deactivate')).toMatchObject({ matched: 1, succeeded: 1 });
+    expect(h.sandbox.findUser(u.login)!.status).toBe('Inactive');
+  });
+});
