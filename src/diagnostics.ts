@@ -69,6 +69,8 @@ export const CODES = {
   'import-shape': 'An import workflow that is inconsistent.',
   'literal-secret': 'A secret written into YAML.',
   'no-workflows': 'The directory holds no workflow files (warning).',
+  'suppression-invalid': 'A `# skein-ignore:` comment without a code or a reason.',
+  'suppression-unused': 'A `# skein-ignore:` comment that suppresses nothing (warning).',
 } as const;
 
 export type DiagnosticCode = keyof typeof CODES;

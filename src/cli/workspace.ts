@@ -8,6 +8,7 @@ import { defaultStatePath, openStore, resolveStateLocation } from '../store/inde
 import type { Store } from '../store/types.js';
 import { allowedList, didYouMean } from '../workflow/did-you-mean.js';
 import { collectProjects, loadProject, projectDiagnostics, type LoadedProject } from '../workflow/project.js';
+import { applySuppressions } from '../workflow/suppress.js';
 import { UsageError } from './command.js';
 import type { Io } from './io.js';
 
@@ -32,7 +33,10 @@ export const WORKSPACE_HELP = `  --dir DIR         workflow directory (default .
 export function loadCheckedProject(dir: string, io: Io, onlyWorkflow?: string): LoadedProject {
   const [group] = collectProjects([dir], { cwd: io.cwd });
   const project = loadProject(group!, { cwd: io.cwd });
-  const diags = projectDiagnostics(project).filter((d) => d.severity === 'error');
+  const diags = applySuppressions(projectDiagnostics(project), io.cwd).filter((d) => d.severity === 'error');
+  // A suppressed finding does not make its workflow unrunnable.
+  const configBroken = diags.some((d) => project.configDiagnostics.some((c) => c.file === d.file));
+  for (const w of project.workflows) w.valid = w.def !== undefined && !configBroken && !diags.some((d) => d.file === w.file);
   const relevant = diags.filter((d) => {
     if (!onlyWorkflow) return true;
     const wf = project.workflows.find((w) => w.file === d.file);

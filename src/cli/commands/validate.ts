@@ -5,6 +5,7 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { FORMATS, formatGithub, formatJson, formatSarif, formatSummary, formatText, type Format } from '../../diagnostics-format.js';
 import { collectProjects, loadProject, projectDiagnostics } from '../../workflow/project.js';
+import { applySuppressions } from '../../workflow/suppress.js';
 import { UsageError, type Command } from '../command.js';
 import { EXIT } from '../exit-codes.js';
 import { println } from '../io.js';
@@ -13,7 +14,8 @@ const HELP = `Usage: skein validate [PATH ...] [--format text|json|github|sarif]
 
 Checks workflow directories or files (default ./workflows): YAML syntax, the JSON Schemas,
 and what a schema cannot see (presets, parameters, templates, fields, cron, time zones,
-regexes, credentials, unique names). Every finding is one line: file:line:col, severity,
+regexes, credentials, unique names). A comment "# skein-ignore: CODE reason" on the line
+before a finding suppresses it (the reason is required). Every finding is one line: file:line:col, severity,
 message and a stable code.
 
 Options:
@@ -40,7 +42,7 @@ export const validateCommand: Command = {
     if (!FORMATS.includes(format)) throw new UsageError(`unknown format "${values.format}"; formats: ${FORMATS.join(', ')}`);
     const paths = positionals.length ? positionals : ['workflows'];
     const projects = collectProjects(paths, { cwd: io.cwd }).map((g) => loadProject(g, { cwd: io.cwd }));
-    const diagnostics = projects.flatMap(projectDiagnostics);
+    const diagnostics = applySuppressions(projects.flatMap(projectDiagnostics), io.cwd);
     const fileCount = projects.reduce((n, p) => n + p.workflows.length + (p.configPath ? 1 : 0), 0);
     switch (format) {
       case 'json':
