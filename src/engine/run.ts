@@ -192,31 +192,39 @@ async function processRecord(deps: EngineDeps, s: RunScope, c: Candidate): Promi
   const results: Record<string, StepResult> = {};
   let failedError: string | undefined;
   let continuedError: string | undefined;
-  /** Commits the previous step's mapping + final row (+ extra), falling back to a failed row. */
-  const settle = async (extra: WriteOp[]) => {
+  /**
+   * Commits the previous step's mapping + final row, plus `extra()` (evaluated after the step's
+   * outcome is counted, so the record's end can ride on the same commit); if the mapping is
+   * refused, commits a failed row instead.
+   */
+  const settle = async (extra: () => WriteOp[] = () => []) => {
     if (!done) {
-      if (pending.length || extra.length) await store.commit([...pending, ...extra]);
+      const ops = [...pending, ...extra()];
+      if (ops.length) await store.commit(ops);
       pending = [];
       return;
     }
     const d = done;
     done = undefined;
+    const before = { failedError, continuedError };
+    d.count(d.status, d.error, +1);
     const row: WriteOp = { op: 'recordStep', runId: s.runId, recordKey: c.key, step: { ...d.row, status: d.status, error: d.error ?? null } };
     try {
-      const [ev] = await store.commit([...pending, ...(d.write ? [d.write] : []), row, ...extra]);
+      const [ev] = await store.commit([...pending, ...(d.write ? [d.write] : []), row, ...extra()]);
       if (d.write && (ev as RecordEvent | null)?.after) fields = (ev as RecordEvent).after!;
-      d.commit(d.status, d.error);
     } catch (err) {
       // A mapped value the field type refuses: the vendor call happened, the mapping did not.
+      d.count(d.status, d.error, -1);
+      ({ failedError, continuedError } = before);
       const error = `response mapping not applied: ${(err as Error).message}`;
       const status: StepStatus = d.status === 'succeeded' ? 'failed' : d.status;
-      await store.commit([...pending, { op: 'recordStep', runId: s.runId, recordKey: c.key, step: { ...d.row, status, error } }, ...extra]);
-      d.commit(status, error);
+      d.count(status, error, +1);
+      await store.commit([...pending, { op: 'recordStep', runId: s.runId, recordKey: c.key, step: { ...d.row, status, error } }, ...extra()]);
     }
     pending = [];
   };
   for (const [i, step] of s.steps.entries()) {
-    await settle([]);
+    await settle();
     if (failedError) break;
     const tally = s.summary.steps[step.id]!;
     const when = s.whens[i];
@@ -262,19 +270,22 @@ async function processRecord(deps: EngineDeps, s: RunScope, c: Candidate): Promi
         started_at: startedAt,
         finished_at: new Date().toISOString(),
       },
-      commit: (status, error) => {
-        if (status === 'succeeded') tally.succeeded++;
-        else if (status === 'unknown') tally.unknown++;
-        else tally.failed++;
+      count: (status, error, delta) => {
+        if (status === 'succeeded') tally.succeeded += delta;
+        else if (status === 'unknown') tally.unknown += delta;
+        else tally.failed += delta;
+        if (delta < 0) return;
         if (status !== 'succeeded' && ((step.on_error ?? 'stop') === 'stop' || status === 'unknown')) failedError ??= `${step.id}: ${error}`;
         else if (status !== 'succeeded') continuedError ??= `${step.id}: ${error}`;
       },
     };
   }
-  // The last step's outcome is final only once its mapping committed; then the record ends.
-  await settle([]);
+  // The record ends in the same commit as its last step's outcome.
+  await settle(() => {
+    const e = failedError ?? continuedError;
+    return [{ op: 'finishRunRecord', runId: s.runId, key: c.key, status: e ? 'failed' : 'succeeded', error: e ?? null }, ...handled];
+  });
   const err = failedError ?? continuedError;
-  await store.commit([{ op: 'finishRunRecord', runId: s.runId, key: c.key, status: err ? 'failed' : 'succeeded', error: err ?? null }, ...handled]);
   if (err) {
     s.summary.failed++;
     s.summary.failures.push({ key: c.key, step: err.split(':')[0]!, error: err.slice(err.indexOf(':') + 2) });
@@ -286,8 +297,8 @@ interface DoneStep {
   error?: string;
   write?: WriteOp;
   row: Omit<StepRow, 'status' | 'error'>;
-  /** Counts the outcome once it is committed. */
-  commit(status: StepStatus, error: string | undefined): void;
+  /** Counts (delta +1) or uncounts (-1) the step's outcome in the run summary. */
+  count(status: StepStatus, error: string | undefined, delta: 1 | -1): void;
 }
 
 /** Outputs later steps may use; sensitive ones included (validate limits where they can go). */

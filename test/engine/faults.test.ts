@@ -93,3 +93,38 @@ describe('deleted records', () => {
     expect(h.sandbox.findUser(u.login)!.status).toBe('Inactive');
   });
 });
+
+describe('response mappings the store refuses', () => {
+  it('records the step as failed with the reason, keeps the record unchanged, and goes on', async () => {
+    h = await harness({
+      extra: {
+        'bad-map.yaml': `version: 1
+name: bad-map
+object: users
+trigger: { on: [manual] }
+rules: { field: qualys_login, is_not_empty: true }
+steps:
+  - id: deactivate
+    preset: qualys.deactivate_user
+    credentials: qualys
+    params: { login: "{{qualys_login}}" }
+    response:
+      qualys_status: Inactive
+      start_date: "{{outputs.message}}"
+`,
+      },
+    });
+    const a = h.sandbox.addUser({ role: 'scanner', first_name: 'M', last_name: 'A', email: 'ma@corp.test', status: 'Active' });
+    await h.store.upsertMany('users', [person('m.a', { qualys_login: a.login, qualys_status: 'Active' })]);
+    const s = await runWorkflow(h.deps, h.workflow('bad-map'), { trigger: 'manual' });
+    expect(s).toMatchObject({ matched: 1, succeeded: 0, failed: 1 });
+    expect(s.steps.deactivate).toMatchObject({ succeeded: 0, failed: 1 });
+    expect(s.failures[0]!.error).toMatch(/response mapping not applied: .*start_date/);
+    // Qualys did deactivate; the mapping (both fields, atomically) did not land.
+    expect(h.sandbox.findUser(a.login)!.status).toBe('Inactive');
+    expect((await h.store.getRecord('users', 'm.a'))!.fields.qualys_status).toBe('Active');
+    const run = await h.store.getRun(s.runId);
+    expect(run!.records[0]).toMatchObject({ status: 'failed' });
+    expect(run!.records[0]!.steps[0]).toMatchObject({ status: 'failed', http_status: 200 });
+  });
+});
