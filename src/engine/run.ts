@@ -23,7 +23,10 @@ export interface EngineDeps {
   /** Records processed in parallel (default 16). */
   concurrency?: number;
   now?: () => Date;
+  /** Aborts in-flight calls at once (a second shutdown signal). */
   signal?: AbortSignal;
+  /** Stops taking new records; steps in flight finish (graceful shutdown). */
+  stopSignal?: AbortSignal;
   onProgress?: (done: number, total: number) => void;
 }
 
@@ -148,7 +151,7 @@ export async function runWorkflow(deps: EngineDeps, wf: WorkflowFile, target: Ru
       deps.onProgress?.(done, list.length);
     }
   };
-  await pool(list, deps.concurrency ?? 16, one, deps.signal);
+  await pool(list, deps.concurrency ?? 16, one, deps.stopSignal ?? deps.signal);
   summary.status = summary.failed === 0 ? 'succeeded' : summary.succeeded === 0 ? 'failed' : 'partial';
   await deps.store.finishRun(runId, summary.status, { considered: summary.considered, matched: summary.matched, succeeded: summary.succeeded, failed: summary.failed, steps: summary.steps });
   return summary;

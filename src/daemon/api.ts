@@ -1,0 +1,131 @@
+// The daemon's HTTP API (node:http, JSON). Loopback by default; with SKEIN_API_TOKEN set every
+// route but /healthz needs `Authorization: Bearer`. Bodies are size-limited and ajv-validated;
+// errors are JSON with a stable code and never carry a stack trace.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { timingSafeEqual } from 'node:crypto';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import { SkeinError } from '../errors.js';
+import type { Daemon } from './daemon.js';
+
+const MAX_BODY = 1024 * 1024;
+const ajv = new Ajv2020({ allErrors: false, strict: true, allowUnionTypes: true });
+const validateRunBody = ajv.compile({
+  type: 'object',
+  additionalProperties: false,
+  properties: { records: { type: 'array', items: { type: 'string', minLength: 1 }, maxItems: 10000 } },
+});
+const validateFields = ajv.compile({
+  type: 'object',
+  propertyNames: { pattern: '^[a-z][a-z0-9_]*$' },
+  additionalProperties: { type: ['string', 'number', 'boolean', 'null'] },
+});
+
+class ApiError extends Error {
+  constructor(readonly status: number, readonly code: string, message: string) {
+    super(message);
+  }
+}
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+async function readJson(req: IncomingMessage): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_BODY) throw new ApiError(413, 'body-too-large', `request body is larger than ${MAX_BODY} bytes`);
+    chunks.push(chunk as Buffer);
+  }
+  if (!size) return {};
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  } catch {
+    throw new ApiError(400, 'invalid-json', 'request body is not valid JSON');
+  }
+}
+
+function authorized(req: IncomingMessage, token: string | undefined): boolean {
+  if (!token) return true;
+  const got = Buffer.from(req.headers.authorization ?? '');
+  const want = Buffer.from(`Bearer ${token}`);
+  return got.length === want.length && timingSafeEqual(got, want);
+}
+
+export function createApi(daemon: Daemon, token: string | undefined): Server {
+  return createServer((req, res) => {
+    handle(daemon, token, req, res).catch((err: unknown) => {
+      if (err instanceof ApiError) return send(res, err.status, { error: { code: err.code, message: err.message } });
+      if (err instanceof SkeinError) {
+        const status = /not-found|unknown-run|unknown-workflow/.test(err.code) ? 404 : 400;
+        return send(res, status, { error: { code: err.code, message: err.message } });
+      }
+      daemon.log.error({ err: (err as Error).message, path: req.url }, 'API request failed');
+      send(res, 500, { error: { code: 'internal', message: 'internal error; see the daemon log' } });
+    });
+  });
+}
+
+async function handle(daemon: Daemon, token: string | undefined, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const url = new URL(req.url ?? '/', 'http://localhost');
+  const path = url.pathname.replace(/\/+$/, '') || '/';
+  const method = req.method ?? 'GET';
+  if (path === '/healthz' && method === 'GET') return send(res, 200, { status: 'ok' });
+  if (!authorized(req, token)) throw new ApiError(401, 'unauthorized', 'missing or wrong bearer token');
+  if (path === '/readyz' && method === 'GET') {
+    const r = await daemon.readiness();
+    return send(res, r.ready ? 200 : 503, r);
+  }
+  if (path === '/api/workflows' && method === 'GET') return send(res, 200, daemon.workflowsInfo());
+  if (path === '/api/runs' && method === 'GET') {
+    const status = url.searchParams.get('status') ?? undefined;
+    const runs = await daemon.store.listRuns({ workflow: url.searchParams.get('workflow') ?? undefined, status: status as never, limit: Number(url.searchParams.get('limit') ?? 50) });
+    return send(res, 200, runs);
+  }
+  let m = /^\/api\/runs\/([^/]+)$/.exec(path);
+  if (m && method === 'GET') {
+    const run = await daemon.store.getRun(decodeURIComponent(m[1]!));
+    if (!run) throw new ApiError(404, 'unknown-run', `no run with id "${m[1]}"`);
+    return send(res, 200, run);
+  }
+  m = /^\/api\/workflows\/([^/]+)\/run$/.exec(path);
+  if (m && method === 'POST') {
+    const body = await readJson(req);
+    if (!validateRunBody(body)) throw new ApiError(400, 'invalid-body', 'body must be {"records": ["key", ...]} (records optional)');
+    const summary = await daemon.runManual(decodeURIComponent(m[1]!), (body as { records?: string[] }).records);
+    return send(res, 200, summary);
+  }
+  m = /^\/api\/records\/([^/]+)\/([^/]+)$/.exec(path);
+  if (m) {
+    const [object, key] = [decodeURIComponent(m[1]!), decodeURIComponent(m[2]!)];
+    if (!daemon.store.objects.has(object)) throw new ApiError(404, 'unknown-object', `no object "${object}"`);
+    if (method === 'GET') {
+      const rec = await daemon.store.getRecord(object, key);
+      if (!rec) throw new ApiError(404, 'record-not-found', `no ${object} record "${key}"`);
+      return send(res, 200, daemon.maskRecord(object, rec.fields));
+    }
+    if (method === 'DELETE') {
+      const ev = await daemon.store.deleteRecord(object, key, { source: 'api' });
+      if (!ev) throw new ApiError(404, 'record-not-found', `no ${object} record "${key}"`);
+      return send(res, 200, { deleted: key });
+    }
+    if (method === 'PUT' || method === 'PATCH') {
+      const body = await readJson(req);
+      if (!validateFields(body)) throw new ApiError(400, 'invalid-body', 'body must be an object of field: value (string, number, boolean or null)');
+      let patch = body as Record<string, unknown>;
+      if (method === 'PUT') {
+        // PUT replaces: fields not given are cleared (the key stays).
+        const current = await daemon.store.getRecord(object, key);
+        const def = daemon.store.objects.get(object)!;
+        patch = { ...Object.fromEntries(Object.keys(current?.fields ?? {}).filter((f) => f !== def.key).map((f) => [f, null])), ...patch };
+      }
+      const ev = await daemon.store.setFields(object, key, patch, { createIfMissing: true, source: 'api' });
+      const rec = await daemon.store.getRecord(object, key);
+      return send(res, ev?.kind === 'created' ? 201 : 200, daemon.maskRecord(object, rec?.fields ?? {}));
+    }
+  }
+  throw new ApiError(404, 'not-found', `no route ${method} ${path}`);
+}

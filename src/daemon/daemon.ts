@@ -1,0 +1,181 @@
+// The runner daemon: loads the workflow directory (valid workflows run, invalid ones are reported),
+// fires schedules, consumes record events written by any process, serves the HTTP API, and shuts
+// down gracefully. Resources are released in reverse order of acquisition.
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { sortDiagnostics, type Diagnostic } from '../diagnostics.js';
+import { SkeinError } from '../errors.js';
+import type { WorkflowFile } from '../generated/workflow.js';
+import { HttpClient } from '../http/index.js';
+import { runPending } from '../engine/pending.js';
+import { runWorkflow, type EngineDeps, type RunSummary } from '../engine/run.js';
+import { openStore } from '../store/index.js';
+import type { Fields, Store } from '../store/types.js';
+import { collectProjects, loadProject, projectDiagnostics, type LoadedProject } from '../workflow/project.js';
+import { applySuppressions } from '../workflow/suppress.js';
+import { createApi } from './api.js';
+import type { Logger } from './logger.js';
+import { Scheduler, type Tick } from './scheduler.js';
+
+export interface DaemonOptions {
+  dir: string;
+  cwd: string;
+  state: string;
+  host: string;
+  port: number;
+  env: NodeJS.ProcessEnv;
+  log: Logger;
+  /** Variable overrides (e.g. qualys_api_url of an in-process sandbox). */
+  vars?: Record<string, string>;
+  /** How often the outbox is polled for changes made by other processes (default 250 ms). */
+  pollMs?: number;
+  concurrency?: number;
+  apiToken?: string;
+}
+
+export class Daemon {
+  readonly log: Logger;
+  store!: Store;
+  private project!: LoadedProject;
+  private diagnostics: Diagnostic[] = [];
+  private http!: HttpClient;
+  private scheduler!: Scheduler;
+  private server?: Server;
+  private poller?: NodeJS.Timeout;
+  private polling?: Promise<void>;
+  private readonly stopping = new AbortController();
+  private readonly inFlight = new Set<Promise<unknown>>();
+
+  constructor(private readonly opts: DaemonOptions) {
+    this.log = opts.log;
+  }
+
+  /** Starts everything; resolves with the API's URL. */
+  async start(): Promise<string> {
+    this.loadWorkflows();
+    this.store = await openStore(this.opts.state, this.project.scope.objects);
+    this.http = new HttpClient({ connections: this.opts.concurrency ?? 16 });
+    this.scheduler = new Scheduler({ store: this.store, log: this.log, fire: (t) => this.track(this.fireTick(t)) });
+    await this.scheduler.plan(this.runnable());
+    this.server = createApi(this, this.opts.apiToken);
+    await new Promise<void>((resolve, reject) => {
+      this.server!.once('error', reject);
+      this.server!.listen(this.opts.port, this.opts.host, () => resolve());
+    });
+    const { port } = this.server.address() as AddressInfo;
+    const url = `http://${this.opts.host.includes(':') ? `[${this.opts.host}]` : this.opts.host}:${port}`;
+    this.schedulePoll();
+    this.log.info({ url, workflows: this.runnable().length, invalid: this.project.workflows.filter((w) => !w.valid).length }, 'daemon started');
+    return url;
+  }
+
+  private loadWorkflows(): void {
+    const [group] = collectProjects([this.opts.dir], { cwd: this.opts.cwd });
+    const project = loadProject(group!, { cwd: this.opts.cwd });
+    const diags = applySuppressions(projectDiagnostics(project), this.opts.cwd);
+    const configBroken = diags.some((d) => d.severity === 'error' && project.configDiagnostics.some((c) => c.file === d.file));
+    if (configBroken) {
+      throw new SkeinError('invalid-config', `skein.yaml has errors; run skein validate ${this.opts.dir}`);
+    }
+    for (const w of project.workflows) {
+      w.valid = w.def !== undefined && !diags.some((d) => d.file === w.file && d.severity === 'error');
+      if (!w.valid) {
+        for (const d of diags.filter((x) => x.file === w.file)) this.log.warn({ file: d.file, line: d.line, col: d.col, code: d.code }, `workflow not loaded: ${d.message}`);
+      }
+    }
+    if (this.opts.vars && Object.keys(this.opts.vars).length) {
+      project.config = { ...project.config, variables: { ...project.config.variables, ...this.opts.vars } };
+    }
+    this.project = project;
+    this.diagnostics = sortDiagnostics(diags);
+  }
+
+  private runnable(): WorkflowFile[] {
+    return this.project.workflows.filter((w) => w.valid && w.def).map((w) => w.def!);
+  }
+
+  private deps(): EngineDeps {
+    return { project: this.project, store: this.store, http: this.http, env: this.opts.env, concurrency: this.opts.concurrency ?? 16, stopSignal: this.stopping.signal };
+  }
+
+  private track<T>(p: Promise<T>): Promise<T> {
+    this.inFlight.add(p);
+    void p.finally(() => this.inFlight.delete(p)).catch(() => undefined);
+    return p;
+  }
+
+  private async fireTick(t: Tick): Promise<void> {
+    const log = this.log.child({ workflow: t.workflow.name });
+    log.info({ tick: t.at.toISOString(), lateness_ms: t.latenessMs, catch_up: t.catchUp }, 'schedule fired');
+    const s = await runWorkflow(this.deps(), t.workflow, { trigger: 'schedule', triggerData: { tick: t.at.toISOString(), catch_up: t.catchUp } });
+    log.info({ run: s.runId, status: s.status, matched: s.matched, failed: s.failed }, 'scheduled run finished');
+  }
+
+  /** Polls the outbox: changes by any process (CLI, import, API) reach their workflows within a second. */
+  private schedulePoll(): void {
+    if (this.stopping.signal.aborted) return;
+    this.poller = setTimeout(() => {
+      this.polling = this.track(this.pollOnce()).finally(() => this.schedulePoll());
+    }, this.opts.pollMs ?? 250);
+  }
+
+  private async pollOnce(): Promise<void> {
+    try {
+      const runs = await runPending(this.deps());
+      for (const s of runs) this.log.info({ workflow: s.workflow, run: s.runId, status: s.status, matched: s.matched, failed: s.failed }, 'event run finished');
+    } catch (err) {
+      this.log.error({ err: (err as Error).message }, 'event processing failed; retrying on the next poll');
+    }
+  }
+
+  async runManual(name: string, records?: string[]): Promise<RunSummary> {
+    const wf = this.runnable().find((w) => w.name === name);
+    if (!wf) throw new SkeinError('unknown-workflow', `no loaded workflow named "${name}"`);
+    return this.track(runWorkflow(this.deps(), wf, { keys: records, trigger: 'manual', triggerData: { via: 'api', records } }));
+  }
+
+  workflowsInfo(): unknown[] {
+    return this.project.workflows.map((w) => ({
+      name: w.def?.name ?? null,
+      file: w.file,
+      valid: w.valid,
+      enabled: w.def ? w.def.enabled !== false : null,
+      trigger: w.def?.trigger ?? null,
+      next_fire: w.def ? (this.scheduler.nextFire(w.def.name)?.toISOString() ?? null) : null,
+      diagnostics: this.diagnostics.filter((d) => d.file === w.file),
+    }));
+  }
+
+  async readiness(): Promise<{ ready: boolean; workflows: number; store: string }> {
+    try {
+      await this.store.countRecords(this.project.scope.objects.keys().next().value ?? 'users');
+      return { ready: !this.stopping.signal.aborted, workflows: this.runnable().length, store: 'ok' };
+    } catch (err) {
+      return { ready: false, workflows: this.runnable().length, store: (err as Error).message };
+    }
+  }
+
+  maskRecord(object: string, fields: Fields): Fields {
+    const def = this.store.objects.get(object);
+    const out: Fields = {};
+    for (const [k, v] of Object.entries(fields)) out[k] = def?.fields[k]?.sensitive ? '********' : v;
+    return out;
+  }
+
+  /**
+   * Graceful stop: no new work, in-flight steps finish up to `timeoutMs`, then everything closes.
+   * Resolves false when the deadline passed with work still running.
+   */
+  async stop(timeoutMs: number): Promise<boolean> {
+    this.stopping.abort();
+    if (this.poller) clearTimeout(this.poller);
+    this.server?.close();
+    const drained = Promise.allSettled([this.scheduler?.stop(), this.polling, ...this.inFlight]).then(() => true);
+    const deadline = new Promise<boolean>((r) => setTimeout(() => r(false), timeoutMs).unref());
+    const clean = await Promise.race([drained, deadline]);
+    await this.http?.close().catch(() => undefined);
+    await this.store?.close().catch(() => undefined);
+    this.log.info({ clean }, clean ? 'daemon stopped' : 'daemon stopped at the shutdown deadline with work in flight');
+    return clean;
+  }
+}

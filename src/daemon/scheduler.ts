@@ -1,0 +1,126 @@
+// Schedules on croner with time zones. A workflow's scheduled run never overlaps itself (skip or
+// queue one), and ticks missed while no daemon ran follow the workflow's catch-up policy, using
+// the last fire time stored in the state (not in memory).
+import { Cron } from 'croner';
+import type { WorkflowFile } from '../generated/workflow.js';
+import type { Store } from '../store/types.js';
+import { parseDuration } from '../engine/durations.js';
+import type { Logger } from './logger.js';
+
+export interface Tick {
+  workflow: WorkflowFile;
+  /** The time the tick was due. */
+  at: Date;
+  /** How late the fire is, in ms (0 for catch-up runs, whose lateness is not meaningful). */
+  latenessMs: number;
+  catchUp: boolean;
+}
+
+export interface SchedulerDeps {
+  store: Store;
+  log: Logger;
+  /** Runs the workflow for one tick; resolves when the run ended. */
+  fire(tick: Tick): Promise<void>;
+  now?: () => Date;
+}
+
+const lastKey = (name: string) => `schedule:${name}:last`;
+const DEFAULT_WINDOW_MS = 24 * 3_600_000;
+/** Catch-up never runs more ticks than this for one workflow (a safety bound). */
+const MAX_CATCH_UP = 100;
+
+export class Scheduler {
+  private readonly jobs = new Map<string, Cron>();
+  private readonly running = new Map<string, Promise<void>>();
+  private readonly queued = new Set<string>();
+  private readonly background = new Set<Promise<void>>();
+  private stopped = false;
+
+  constructor(private readonly deps: SchedulerDeps) {}
+
+  /** Starts (or replaces) the schedules of these workflows; others are stopped. */
+  async plan(workflows: WorkflowFile[]): Promise<void> {
+    const wanted = new Map(workflows.filter((w) => w.enabled !== false && w.trigger.on.includes('schedule') && w.trigger.schedule).map((w) => [w.name, w]));
+    for (const [name, job] of this.jobs) {
+      if (!wanted.has(name)) {
+        job.stop();
+        this.jobs.delete(name);
+      }
+    }
+    for (const wf of wanted.values()) {
+      this.jobs.get(wf.name)?.stop();
+      const job = new Cron(wf.trigger.schedule!, { timezone: wf.trigger.timezone, legacyMode: true, protect: false }, (self: Cron) => {
+        const at = self.currentRun() ?? new Date();
+        void this.onTick(wf, at, false);
+      });
+      this.jobs.set(wf.name, job);
+      // Catch-up runs in the background: the daemon is ready while it works through missed ticks.
+      const pending = this.catchUp(wf).catch((err: unknown) => this.deps.log.error({ workflow: wf.name, err: (err as Error).message }, 'schedule catch-up failed'));
+      this.background.add(pending);
+      void pending.finally(() => this.background.delete(pending));
+    }
+  }
+
+  nextFire(name: string): Date | null {
+    return this.jobs.get(name)?.nextRun() ?? null;
+  }
+
+  /** Stops every schedule; resolves when the runs in progress have ended. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const job of this.jobs.values()) job.stop();
+    this.jobs.clear();
+    await Promise.allSettled([...this.background, ...this.running.values()]);
+  }
+
+  private async catchUp(wf: WorkflowFile): Promise<void> {
+    const now = this.deps.now?.() ?? new Date();
+    const stored = await this.deps.store.getKv(lastKey(wf.name));
+    if (!stored) {
+      // First time this workflow is scheduled: nothing was missed.
+      await this.deps.store.setKv(lastKey(wf.name), now.toISOString());
+      return;
+    }
+    const policy = wf.trigger.catch_up ?? 'none';
+    const windowStart = new Date(now.getTime() - parseDuration(wf.trigger.catch_up_window, DEFAULT_WINDOW_MS));
+    const from = new Date(Math.max(Date.parse(stored), windowStart.getTime()));
+    const probe = new Cron(wf.trigger.schedule!, { timezone: wf.trigger.timezone, legacyMode: true, paused: true });
+    const missed: Date[] = [];
+    for (let t = probe.nextRun(from); t && t <= now && missed.length < MAX_CATCH_UP; t = probe.nextRun(t)) missed.push(t);
+    probe.stop();
+    if (!missed.length || policy === 'none') {
+      if (missed.length) this.deps.log.info({ workflow: wf.name, missed: missed.length }, 'missed schedule ticks not caught up (catch_up: none)');
+      return;
+    }
+    const ticks = policy === 'last' ? missed.slice(-1) : missed;
+    this.deps.log.info({ workflow: wf.name, missed: missed.length, running: ticks.length, policy }, 'catching up missed schedule ticks');
+    for (const at of ticks) await this.onTick(wf, at, true);
+  }
+
+  private async onTick(wf: WorkflowFile, at: Date, catchUp: boolean): Promise<void> {
+    if (this.stopped) return;
+    const current = this.running.get(wf.name);
+    if (current) {
+      if ((wf.trigger.overlap ?? 'skip') === 'skip' || this.queued.has(wf.name)) {
+        this.deps.log.info({ workflow: wf.name, tick: at.toISOString() }, 'schedule tick skipped: the previous run is still going (overlap: skip)');
+        return;
+      }
+      this.queued.add(wf.name);
+      await current;
+      this.queued.delete(wf.name);
+      if (this.stopped) return;
+    }
+    const now = this.deps.now?.() ?? new Date();
+    // The fire time is stored before the run starts: a crash mid-run does not fire this tick again.
+    await this.deps.store.setKv(lastKey(wf.name), at.toISOString());
+    const run = this.deps.fire({ workflow: wf, at, latenessMs: catchUp ? 0 : Math.max(0, now.getTime() - at.getTime()), catchUp }).catch((err: unknown) => {
+      this.deps.log.error({ workflow: wf.name, err: (err as Error).message }, 'scheduled run failed to start');
+    });
+    this.running.set(wf.name, run);
+    try {
+      await run;
+    } finally {
+      if (this.running.get(wf.name) === run) this.running.delete(wf.name);
+    }
+  }
+}

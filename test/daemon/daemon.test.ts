@@ -1,0 +1,124 @@
+// The daemon as a child process on a real SQLite file with its in-process sandbox: API, record
+// changes from another process, seconds-level schedules, tokens, and graceful SIGTERM.
+import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { promisify } from 'node:util';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+
+const root = join(import.meta.dirname, '..', '..');
+const bin = join(root, 'bin', 'skein.js');
+let dir: string;
+let child: ChildProcess | undefined;
+let logs: string[] = [];
+
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'skein-daemon-'));
+  cpSync(join(root, 'workflows'), join(dir, 'workflows'), { recursive: true });
+  logs = [];
+});
+afterEach(async () => {
+  if (child && child.exitCode === null) {
+    child.kill('SIGKILL');
+    await new Promise((r) => child!.once('exit', r));
+  }
+  child = undefined;
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function startDaemon(extraArgs: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<string> {
+  child = spawn(process.execPath, [bin, 'daemon', '--sandbox', '--listen', '127.0.0.1:0', '--state', join(dir, 's.db'), ...extraArgs], { cwd: dir, env: { ...process.env, ...env } });
+  createInterface({ input: child.stdout! }).on('line', (l) => logs.push(l));
+  return new Promise((resolve, reject) => {
+    let err = '';
+    child!.stderr!.on('data', (d) => {
+      err += String(d);
+      const m = /listening on (http:\/\/\S+)/.exec(err);
+      if (m) resolve(m[1]!);
+    });
+    child!.once('exit', (code) => reject(new Error(`daemon exited ${code}: ${err}`)));
+  });
+}
+
+const exitOf = (c: ChildProcess) => new Promise<number | null>((r) => (c.exitCode !== null ? r(c.exitCode) : c.once('exit', (code) => r(code))));
+const cli = (...args: string[]) => promisify(execFile)(process.execPath, [bin, ...args, '--state', join(dir, 's.db')], { cwd: dir });
+
+async function waitFor<T>(fn: () => Promise<T | undefined>, ms: number): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error('timed out waiting');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe('skein daemon', () => {
+  it('serves the API, runs workflows for records changed by another process, and drains on SIGTERM', async () => {
+    writeFileSync(join(dir, 'workflows', 'broken.yaml'), 'version: 1\nname: broken\nobject: users\ntrigger: { on: [manual] }\nsteps: [{ id: s, preset: qualys.nope, credentials: qualys }]\n');
+    const url = await startDaemon();
+    expect(await (await fetch(`${url}/healthz`)).json()).toEqual({ status: 'ok' });
+    expect((await fetch(`${url}/readyz`)).status).toBe(200);
+    const workflows = (await (await fetch(`${url}/api/workflows`)).json()) as Array<{ name: string; valid: boolean; next_fire: string | null; diagnostics: Array<{ code: string }> }>;
+    expect(workflows.find((w) => w.name === 'broken')).toMatchObject({ valid: false, diagnostics: [{ code: 'unknown-preset' }] });
+    expect(workflows.find((w) => w.name === 'qualys-deactivate-leavers')!.next_fire).toMatch(/^\d{4}-/);
+
+    // Another process imports people: the create-user workflow runs for the created events.
+    const t0 = Date.now();
+    await cli('records', 'set', 'ada', 'email=ada@corp.test', 'first_name=Ada', 'last_name=Lovelace', 'title=Engineer', 'phone=1', 'address1=1 Main St', 'city=Berlin', 'country=Germany', 'status=Active');
+    const run = await waitFor(async () => {
+      const runs = (await (await fetch(`${url}/api/runs?workflow=qualys-create-user`)).json()) as Array<{ id: string; status: string }>;
+      return runs[0] && runs[0].status !== 'running' ? runs[0] : undefined;
+    }, 5000);
+    expect(Date.now() - t0).toBeLessThan(3000);
+    expect(run.status).toBe('succeeded');
+    const rec = (await (await fetch(`${url}/api/records/users/ada`)).json()) as Record<string, string>;
+    expect(rec.qualys_login).toMatch(/^quays/);
+    expect(rec.qualys_password).toBe('********');
+
+    // The manual trigger and record writes through the API.
+    const put = await fetch(`${url}/api/records/users/bob`, { method: 'PUT', body: JSON.stringify({ email: 'bob@corp.test', status: 'Inactive' }) });
+    expect(put.status).toBe(201);
+    const bad = await fetch(`${url}/api/records/users/bob`, { method: 'PATCH', body: '{not json' });
+    expect(bad.status).toBe(400);
+    expect(await bad.json()).toMatchObject({ error: { code: 'invalid-json' } });
+    const manual = await fetch(`${url}/api/workflows/qualys-create-user/run`, { method: 'POST', body: JSON.stringify({ records: ['ada'] }) });
+    expect(await manual.json()).toMatchObject({ workflow: 'qualys-create-user', matched: 0 });
+    expect((await fetch(`${url}/api/workflows/nope/run`, { method: 'POST' })).status).toBe(404);
+
+    child!.kill('SIGTERM');
+    expect(await exitOf(child!)).toBe(0);
+    const all = logs.join('\n');
+    expect(all).toContain('"msg":"daemon stopped"');
+    expect(all).not.toContain('sandbox-password');
+    for (const l of logs) expect(() => JSON.parse(l)).not.toThrow();
+  });
+
+  it('fires a seconds-level schedule', async () => {
+    writeFileSync(
+      join(dir, 'workflows', 'every-second.yaml'),
+      'version: 1\nname: every-second\nobject: users\ntrigger: { on: [schedule], schedule: "* * * * * *" }\nrules: { field: username, equals: nobody }\nsteps: [{ id: s, preset: qualys.activate_user, credentials: qualys, params: { login: "{{qualys_login}}" } }]\n',
+    );
+    await startDaemon();
+    await new Promise((r) => setTimeout(r, 2600));
+    const fires = logs.filter((l) => l.includes('"msg":"schedule fired"') && l.includes('every-second'));
+    expect(fires.length).toBeGreaterThanOrEqual(2);
+    for (const l of fires) expect(JSON.parse(l).lateness_ms).toBeLessThan(500);
+    child!.kill('SIGTERM');
+    expect(await exitOf(child!)).toBe(0);
+  });
+
+  it('needs the bearer token when SKEIN_API_TOKEN is set, and refuses a public address without one', async () => {
+    const url = await startDaemon([], { SKEIN_API_TOKEN: 'test-token-123' });
+    expect((await fetch(`${url}/healthz`)).status).toBe(200);
+    expect((await fetch(`${url}/api/workflows`)).status).toBe(401);
+    expect((await fetch(`${url}/api/workflows`, { headers: { authorization: 'Bearer test-token-123' } })).status).toBe(200);
+    child!.kill('SIGTERM');
+    await exitOf(child!);
+    const r = await promisify(execFile)(process.execPath, [bin, 'daemon', '--listen', '0.0.0.0:0', '--state', join(dir, 's.db')], { cwd: dir, env: { ...process.env, SKEIN_API_TOKEN: '' } }).catch((e) => e);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/refusing to listen on 0\.0\.0\.0 without SKEIN_API_TOKEN; .*\[api-token-required\]/);
+  });
+});

@@ -1,0 +1,103 @@
+// The scheduler against a real SQLite store: catch-up policies from the stored last fire time,
+// and no overlap of a workflow's scheduled runs.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createLogger } from '../../src/daemon/logger.js';
+import { Scheduler, type Tick } from '../../src/daemon/scheduler.js';
+import type { WorkflowFile } from '../../src/generated/workflow.js';
+import { openStore } from '../../src/store/index.js';
+import type { Store } from '../../src/store/types.js';
+import { buildObjectDefs } from '../../src/workflow/objects.js';
+
+let dir: string;
+let store: Store;
+let scheduler: Scheduler | undefined;
+const quiet = createLogger({ level: 'error', destination: new Writable({ write: (_c, _e, cb) => cb() }) });
+
+afterEach(async () => {
+  await scheduler?.stop();
+  scheduler = undefined;
+  await store?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const wf = (trigger: Partial<WorkflowFile['trigger']>): WorkflowFile => ({
+  version: 1,
+  name: 'tick',
+  object: 'users',
+  trigger: { on: ['schedule'], schedule: '* * * * *', ...trigger },
+  steps: [{ id: 's', preset: 'qualys.activate_user' }],
+});
+
+async function setup(): Promise<void> {
+  dir = mkdtempSync(join(tmpdir(), 'skein-sched-'));
+  store = await openStore(join(dir, 's.db'), buildObjectDefs(undefined));
+}
+
+describe('catch-up after downtime', () => {
+  it.each([
+    ['none', 0],
+    ['last', 1],
+    ['all', 10],
+  ] as const)('catch_up: %s runs %i of 10 missed minute ticks', async (policy, expected) => {
+    await setup();
+    const now = new Date();
+    await store.setKv('schedule:tick:last', new Date(now.getTime() - 10 * 60_000 - 1000).toISOString());
+    const fired: Tick[] = [];
+    scheduler = new Scheduler({ store, log: quiet, fire: async (t) => void fired.push(t), now: () => now });
+    await scheduler.plan([wf({ catch_up: policy })]);
+    await new Promise((r) => setTimeout(r, 200));
+    const caught = fired.filter((t) => t.catchUp);
+    expect(caught).toHaveLength(expected);
+    // Ticks are due times, oldest first, and the stored last fire time moved to the newest.
+    for (let i = 1; i < caught.length; i++) expect(caught[i]!.at.getTime()).toBeGreaterThan(caught[i - 1]!.at.getTime());
+    if (expected) expect(await store.getKv('schedule:tick:last')).toBe(caught[caught.length - 1]!.at.toISOString());
+  });
+
+  it('a first start records the time and catches nothing up; the window bounds catch-up', async () => {
+    await setup();
+    const fired: Tick[] = [];
+    scheduler = new Scheduler({ store, log: quiet, fire: async (t) => void fired.push(t) });
+    await scheduler.plan([wf({ catch_up: 'all' })]);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(fired.filter((t) => t.catchUp)).toHaveLength(0);
+    expect(await store.getKv('schedule:tick:last')).not.toBeNull();
+    await scheduler.stop();
+    await store.setKv('schedule:tick:last', new Date(Date.now() - 3 * 3_600_000).toISOString());
+    const later: Tick[] = [];
+    scheduler = new Scheduler({ store, log: quiet, fire: async (t) => void later.push(t) });
+    await scheduler.plan([wf({ catch_up: 'all', catch_up_window: '5m' })]);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(later.filter((t) => t.catchUp).length).toBeGreaterThanOrEqual(4);
+    expect(later.filter((t) => t.catchUp).length).toBeLessThanOrEqual(5);
+  });
+});
+
+describe('seconds-level schedules', () => {
+  it('fires on time and never overlaps itself (overlap: skip)', async () => {
+    await setup();
+    let running = 0;
+    let maxRunning = 0;
+    const fired: Tick[] = [];
+    scheduler = new Scheduler({
+      store,
+      log: quiet,
+      fire: async (t) => {
+        fired.push(t);
+        running++;
+        maxRunning = Math.max(maxRunning, running);
+        await new Promise((r) => setTimeout(r, 1500)); // longer than the 1 s period
+        running--;
+      },
+    });
+    await scheduler.plan([wf({ schedule: '* * * * * *' })]);
+    await new Promise((r) => setTimeout(r, 3300));
+    expect(maxRunning).toBe(1);
+    expect(fired.length).toBeGreaterThanOrEqual(2);
+    expect(fired.length).toBeLessThanOrEqual(3);
+    for (const t of fired) expect(t.latenessMs).toBeLessThan(500);
+  });
+});
