@@ -98,7 +98,7 @@ class SqliteStore implements Store {
     return run;
   }
 
-  private control?: Record<'begin' | 'commit' | 'savepoint' | 'release' | 'rollbackTo', Database.Statement>;
+  private control?: Record<'begin' | 'commit' | 'rollback' | 'savepoint' | 'release' | 'rollbackTo', Database.Statement>;
   private batch: Array<{ fn: () => unknown; resolve: (v: unknown) => void; reject: (e: unknown) => void }> = [];
 
   /**
@@ -127,28 +127,36 @@ class SqliteStore implements Store {
   private flushBatch(): void {
     const ops = this.batch;
     this.batch = [];
-    const results: Array<{ ok: boolean; value: unknown }> = [];
     const c = (this.control ??= {
       begin: this.db.prepare('BEGIN IMMEDIATE'),
       commit: this.db.prepare('COMMIT'),
+      rollback: this.db.prepare('ROLLBACK'),
       savepoint: this.db.prepare('SAVEPOINT w'),
       release: this.db.prepare('RELEASE w'),
       rollbackTo: this.db.prepare('ROLLBACK TO w'),
     });
+    let results: Array<{ ok: boolean; value: unknown }>;
     try {
+      // Optimistic pass: no savepoints, since writes rarely fail. If one does, undo the batch and
+      // replay it with a savepoint around each write so only the failing write is lost.
       c.begin.run();
-      for (const op of ops) {
-        const single = ops.length === 1;
-        if (!single) c.savepoint.run();
-        try {
-          results.push({ ok: true, value: op.fn() });
-          if (!single) c.release.run();
-        } catch (err) {
-          if (single) throw err;
-          c.rollbackTo.run();
-          c.release.run();
-          results.push({ ok: false, value: err });
-        }
+      try {
+        results = ops.map((op) => ({ ok: true, value: op.fn() }));
+      } catch {
+        c.rollback.run();
+        c.begin.run();
+        results = ops.map((op) => {
+          c.savepoint.run();
+          try {
+            const value = op.fn();
+            c.release.run();
+            return { ok: true, value };
+          } catch (err) {
+            c.rollbackTo.run();
+            c.release.run();
+            return { ok: false, value: err };
+          }
+        });
       }
       c.commit.run();
     } catch (err) {
