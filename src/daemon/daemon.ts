@@ -1,7 +1,9 @@
 // The runner daemon: loads the workflow directory (valid workflows run, invalid ones are reported),
 // fires schedules, consumes record events written by any process, serves the HTTP API, and shuts
 // down gracefully. Resources are released in reverse order of acquisition.
+import { watch, type FSWatcher } from 'node:fs';
 import type { Server } from 'node:http';
+import { resolve } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { sortDiagnostics, type Diagnostic } from '../diagnostics.js';
 import { SkeinError } from '../errors.js';
@@ -42,6 +44,7 @@ export class Daemon {
   private scheduler!: Scheduler;
   private server?: Server;
   private poller?: NodeJS.Timeout;
+  private watcher?: FSWatcher;
   private polling?: Promise<void>;
   private readonly stopping = new AbortController();
   private readonly inFlight = new Set<Promise<unknown>>();
@@ -65,29 +68,68 @@ export class Daemon {
     const { port } = this.server.address() as AddressInfo;
     const url = `http://${this.opts.host.includes(':') ? `[${this.opts.host}]` : this.opts.host}:${port}`;
     this.schedulePoll();
+    this.watch();
     this.log.info({ url, workflows: this.runnable().length, invalid: this.project.workflows.filter((w) => !w.valid).length }, 'daemon started');
     return url;
   }
 
+  /**
+   * Loads (or reloads) the workflow directory. A file that validates takes effect as a whole; a
+   * file that no longer validates keeps its last good version running; a new broken file is not
+   * loaded; a deleted file stops its workflow. A broken skein.yaml keeps everything as it was
+   * (on first load it stops the start). Runs in progress keep the definition they started with.
+   */
   private loadWorkflows(): void {
     const [group] = collectProjects([this.opts.dir], { cwd: this.opts.cwd });
     const project = loadProject(group!, { cwd: this.opts.cwd });
     const diags = applySuppressions(projectDiagnostics(project), this.opts.cwd);
-    const configBroken = diags.some((d) => d.severity === 'error' && project.configDiagnostics.some((c) => c.file === d.file));
-    if (configBroken) {
-      throw new SkeinError('invalid-config', `skein.yaml has errors; run skein validate ${this.opts.dir}`);
+    const configErrors = diags.filter((d) => d.severity === 'error' && project.configDiagnostics.some((c) => c.file === d.file));
+    if (configErrors.length) {
+      for (const d of configErrors) this.log.error({ file: d.file, line: d.line, col: d.col, code: d.code }, `skein.yaml not loaded: ${d.message}`);
+      if (!this.project) throw new SkeinError('invalid-config', `skein.yaml has errors; run skein validate ${this.opts.dir}`);
+      this.diagnostics = sortDiagnostics(diags);
+      return;
     }
-    for (const w of project.workflows) {
+    const previous = new Map((this.project?.workflows ?? []).filter((w) => w.valid).map((w) => [w.path, w]));
+    project.workflows = project.workflows.map((w) => {
       w.valid = w.def !== undefined && !diags.some((d) => d.file === w.file && d.severity === 'error');
-      if (!w.valid) {
-        for (const d of diags.filter((x) => x.file === w.file)) this.log.warn({ file: d.file, line: d.line, col: d.col, code: d.code }, `workflow not loaded: ${d.message}`);
+      if (w.valid) return w;
+      const lastGood = previous.get(w.path);
+      for (const d of diags.filter((x) => x.file === w.file && x.severity === 'error')) {
+        this.log.warn({ file: d.file, line: d.line, col: d.col, code: d.code, kept_last_good: Boolean(lastGood) }, `${lastGood ? 'change not loaded, last good version keeps running' : 'workflow not loaded'}: ${d.message}`);
       }
-    }
+      return lastGood ?? w;
+    });
     if (this.opts.vars && Object.keys(this.opts.vars).length) {
       project.config = { ...project.config, variables: { ...project.config.variables, ...this.opts.vars } };
     }
     this.project = project;
     this.diagnostics = sortDiagnostics(diags);
+  }
+
+  /** Reloads the directory and re-plans schedules (file changes and SIGHUP). */
+  async reload(reason: string): Promise<void> {
+    if (this.stopping.signal.aborted) return;
+    try {
+      this.loadWorkflows();
+      await this.scheduler.plan(this.runnable());
+      this.log.info({ reason, workflows: this.runnable().length }, 'workflows reloaded');
+    } catch (err) {
+      this.log.error({ reason, err: (err as Error).message }, 'reload failed; the previous workflows keep running');
+    }
+  }
+
+  /** Watches the workflow directory; bursts of changes reload once. */
+  private watch(): void {
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      this.watcher = watch(resolve(this.opts.cwd, this.opts.dir), { recursive: true }, () => {
+        clearTimeout(timer);
+        timer = setTimeout(() => void this.reload('file change'), 200);
+      });
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, 'cannot watch the workflow directory; reload with SIGHUP');
+    }
   }
 
   private runnable(): WorkflowFile[] {
@@ -143,6 +185,7 @@ export class Daemon {
       trigger: w.def?.trigger ?? null,
       next_fire: w.def ? (this.scheduler.nextFire(w.def.name)?.toISOString() ?? null) : null,
       diagnostics: this.diagnostics.filter((d) => d.file === w.file),
+      running_last_good: w.valid && this.diagnostics.some((d) => d.file === w.file && d.severity === 'error'),
     }));
   }
 
@@ -168,6 +211,7 @@ export class Daemon {
    */
   async stop(timeoutMs: number): Promise<boolean> {
     this.stopping.abort();
+    this.watcher?.close();
     if (this.poller) clearTimeout(this.poller);
     this.server?.close();
     const drained = Promise.allSettled([this.scheduler?.stop(), this.polling, ...this.inFlight]).then(() => true);

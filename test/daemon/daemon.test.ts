@@ -121,4 +121,31 @@ describe('skein daemon', () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/refusing to listen on 0\.0\.0\.0 without SKEIN_API_TOKEN; .*\[api-token-required\]/);
   });
+
+  it('hot reload: a broken change keeps the last good version, a new broken file is not loaded, a deleted file stops', async () => {
+    const url = await startDaemon();
+    const get = async () => (await (await fetch(`${url}/api/workflows`)).json()) as Array<{ name: string | null; file: string; valid: boolean; running_last_good: boolean; trigger: { on: string[] } | null }>;
+    const file = join(dir, 'workflows', 'qualys-edit-user.yaml');
+    // A valid change takes effect.
+    writeFileSync(join(dir, 'workflows', 'extra.yaml'), 'version: 1\nname: extra\nobject: users\ntrigger: { on: [manual] }\nsteps: [{ id: s, preset: qualys.activate_user, credentials: qualys, params: { login: "{{qualys_login}}" } }]\n');
+    await waitFor(async () => ((await get()).some((w) => w.name === 'extra' && w.valid) ? true : undefined), 5000);
+    // The same file broken: the last good version keeps running.
+    writeFileSync(join(dir, 'workflows', 'extra.yaml'), 'version: 1\nname: extra\nobject: users\ntrigger: { on: [manual] }\nsteps: [{ id: s, preset: qualys.nope, credentials: qualys }]\n');
+    const kept = await waitFor(async () => (await get()).find((w) => w.name === 'extra' && w.running_last_good), 5000);
+    expect(kept.valid).toBe(true);
+    expect((await fetch(`${url}/api/workflows/extra/run`, { method: 'POST', body: '{}' })).status).toBe(200);
+    // A new broken file is not loaded; a deleted file stops its workflow (SIGHUP reloads too).
+    writeFileSync(join(dir, 'workflows', 'new-broken.yaml'), 'version: 1\nname: new-broken\nobject: nope\ntrigger: { on: [manual] }\nsteps: [{ id: s, preset: qualys.activate_user, credentials: qualys, params: { login: x } }]\n');
+    rmSync(file);
+    child!.kill('SIGHUP');
+    await waitFor(async () => {
+      const list = await get();
+      return !list.some((w) => w.name === 'qualys-edit-user') && list.some((w) => w.file.endsWith('new-broken.yaml') && !w.valid) ? true : undefined;
+    }, 5000);
+    expect((await fetch(`${url}/api/workflows/new-broken/run`, { method: 'POST', body: '{}' })).status).toBe(404);
+    expect((await fetch(`${url}/api/workflows/qualys-edit-user/run`, { method: 'POST', body: '{}' })).status).toBe(404);
+    expect(logs.join('\n')).toContain('last good version keeps running');
+    child!.kill('SIGTERM');
+    expect(await exitOf(child!)).toBe(0);
+  });
 });

@@ -20,6 +20,8 @@ changes made by any process (within a second), and serves an HTTP API:
   GET /api/runs/:id, POST /api/workflows/:name/run {"records": [...]},
   GET|PUT|PATCH|DELETE /api/records/:object/:key
 Invalid workflows are not loaded; their diagnostics are logged and shown by /api/workflows.
+Changed files (and SIGHUP) reload at once: a file that validates takes effect, one that no
+longer validates keeps its last good version running, a deleted file stops its workflow.
 
 Options:
   --listen HOST:PORT     API address (default 127.0.0.1:8780; port 0 picks a free one). A
@@ -110,6 +112,7 @@ export const daemonCommand: Command = {
       };
       process.on('SIGTERM', onSignal);
       process.on('SIGINT', onSignal);
+      process.on('SIGHUP', () => void daemon.reload('SIGHUP'));
     });
     await sandbox?.stop();
     return clean ? EXIT.OK : EXIT.FAILED;
