@@ -13,7 +13,8 @@ import type { LoadedProject } from '../workflow/project.js';
 import type { ObjectDef } from '../workflow/objects.js';
 import { recordContext, responseContext, type StepResult } from './context.js';
 import { resolveCredential, type ResolvedCredential } from './credentials.js';
-import { executeStep, shownOutputs, type StepExecution } from './step.js';
+import { executeStep, shownOutputs, stepRequestDef, type StepExecution } from './step.js';
+import { reconcileStep } from './reconcile.js';
 
 export interface EngineDeps {
   project: LoadedProject;
@@ -112,6 +113,10 @@ export async function runWorkflow(deps: EngineDeps, wf: WorkflowFile, target: Ru
   }
   const steps = wf.steps ?? [];
   const presetsOf = steps.map((s) => (s.preset ? getPreset(s.preset) : undefined));
+  const idempotent = steps.map((s, i) => {
+    const def = stepRequestDef(s, presetsOf[i]);
+    return def.idempotent ?? def.method === 'GET';
+  });
   const creds = resolveStepCredentials(deps, steps.map((s) => s.credentials));
   const obj = objectOf(deps, wf);
   const predicate = compileRule(wf.rules, { fields: obj.fields, now: deps.now?.() });
@@ -145,7 +150,7 @@ export async function runWorkflow(deps: EngineDeps, wf: WorkflowFile, target: Ru
   let done = 0;
   const one = async (c: Candidate) => {
     try {
-      await processRecord(deps, { wf, steps, presetsOf, creds, obj, predicate, whens, vars, runId, summary }, c);
+      await processRecord(deps, { wf, steps, presetsOf, creds, obj, predicate, whens, vars, runId, summary, idempotent }, c);
     } finally {
       done++;
       deps.onProgress?.(done, list.length);
@@ -168,6 +173,8 @@ interface RunScope {
   vars: Record<string, unknown>;
   runId: string;
   summary: RunSummary;
+  /** Per step: may be sent again safely. */
+  idempotent: boolean[];
 }
 
 async function processRecord(deps: EngineDeps, s: RunScope, c: Candidate): Promise<void> {
@@ -226,6 +233,15 @@ async function processRecord(deps: EngineDeps, s: RunScope, c: Candidate): Promi
     }
     pending = [];
   };
+  /** Counts a step's outcome in the summary and remembers the record's first failure. */
+  const counter = (step: Step, tally: StepTally): DoneStep['count'] => (status, error, delta) => {
+    if (status === 'succeeded') tally.succeeded += delta;
+    else if (status === 'unknown') tally.unknown += delta;
+    else tally.failed += delta;
+    if (delta < 0) return;
+    if (status !== 'succeeded' && ((step.on_error ?? 'stop') === 'stop' || status === 'unknown')) failedError ??= `${step.id}: ${error}`;
+    else if (status !== 'succeeded') continuedError ??= `${step.id}: ${error}`;
+  };
   for (const [i, step] of s.steps.entries()) {
     await settle();
     if (failedError) break;
@@ -238,11 +254,41 @@ async function processRecord(deps: EngineDeps, s: RunScope, c: Candidate): Promi
     }
     const context = recordContext(fields, s.obj.fields, s.vars, results);
     const startedAt = new Date().toISOString();
+    const cred = step.credentials ? s.creds.get(step.credentials) : undefined;
+    const env = { http: deps.http, vars: s.vars, credential: cred, signal: deps.signal };
+    if (!s.idempotent[i]) {
+      // An earlier attempt of this call for this record may have taken effect (crash, dropped
+      // connection): find out before sending again, never re-send blindly.
+      const doubts = await store.stepsInDoubt(s.wf.name, c.key, step.id);
+      if (doubts.length) {
+        const r = await reconcileStep(step, s.presetsOf[i], context, env);
+        const status: StepStatus = r.kind === 'found' ? 'succeeded' : r.kind === 'absent' ? 'failed' : 'unknown';
+        for (const d of doubts) pending.push({ op: 'recordStep', runId: d.run_id, recordKey: c.key, step: { step_id: step.id, status, error: r.note } });
+        if (r.kind !== 'absent') {
+          results[step.id] = { outputs: r.kind === 'found' ? r.outputs : {} };
+          let write: WriteOp | undefined;
+          if (r.kind === 'found' && step.response && c.record) {
+            // The mapping sees the outputs the lookup could recover (e.g. the login, never a password).
+            const rctx = responseContext(context, undefined, {}, undefined);
+            rctx.outputs = r.outputs;
+            const patch = Object.fromEntries(Object.entries(step.response).map(([f, tpl]) => [f, render(tpl, rctx)]).filter(([, v]) => v !== ''));
+            if (Object.keys(patch).length) write = { op: 'setFields', object: s.wf.object, key: c.key, patch, opts: { source: `workflow:${s.wf.name}` } };
+          }
+          done = {
+            status,
+            error: r.kind === 'found' ? undefined : r.note,
+            write,
+            row: { step_id: step.id, outputs: r.kind === 'found' ? r.outputs : {}, qualys_message: r.note, attempts: 0, duration_ms: 0, started_at: startedAt, finished_at: new Date().toISOString() },
+            count: counter(step, tally),
+          };
+          continue;
+        }
+      }
+    }
     // Journal first: the step is committed as running before the request leaves.
     await store.commit([...pending, { op: 'recordStep', runId: s.runId, recordKey: c.key, step: { step_id: step.id, status: 'running', started_at: startedAt, attempts: 0 } }]);
     pending = [];
-    const cred = step.credentials ? s.creds.get(step.credentials) : undefined;
-    const exec = await executeStep(step, s.presetsOf[i], context, { http: deps.http, vars: s.vars, credential: cred, signal: deps.signal });
+    const exec = await executeStep(step, s.presetsOf[i], context, env);
     results[step.id] = { outputs: publicOutputs(exec) };
     const mapping = exec.outcome === 'succeeded' ? step.response : step.error_response;
     let mappingError: string | undefined;
@@ -273,14 +319,7 @@ async function processRecord(deps: EngineDeps, s: RunScope, c: Candidate): Promi
         started_at: startedAt,
         finished_at: new Date().toISOString(),
       },
-      count: (status, error, delta) => {
-        if (status === 'succeeded') tally.succeeded += delta;
-        else if (status === 'unknown') tally.unknown += delta;
-        else tally.failed += delta;
-        if (delta < 0) return;
-        if (status !== 'succeeded' && ((step.on_error ?? 'stop') === 'stop' || status === 'unknown')) failedError ??= `${step.id}: ${error}`;
-        else if (status !== 'succeeded') continuedError ??= `${step.id}: ${error}`;
-      },
+      count: counter(step, tally),
     };
   }
   // The record ends in the same commit as its last step's outcome.

@@ -39,6 +39,34 @@ inputs: {
  */
 constraints?: Constraint[]
 request: Request
+/**
+ * How to find out whether a non-idempotent call whose outcome is in doubt (the runner died mid-call, or the connection dropped after sending) took effect: look the object up with a list preset instead of sending again.
+ */
+reconcile?: {
+/**
+ * A list preset (one with items), e.g. qualys.list_users.
+ */
+preset: string
+/**
+ * Which listed item is the one this call would have made: the item whose field `item` equals this call's input `input` (case-insensitive).
+ */
+match: {
+/**
+ * Input of this preset whose value identifies the object (e.g. email).
+ */
+input: string
+/**
+ * Item field of the list preset to compare it with (e.g. email).
+ */
+item: string
+}
+/**
+ * Outputs of this preset filled from the found item: output name -> item field (e.g. login: login).
+ */
+outputs: {
+[k: string]: string
+}
+}
 }
 /**
  * One preset input.

@@ -211,6 +211,11 @@ export interface Store extends StoreTx {
   finishRunRecord(runId: string, key: string, status: RunRecordStatus, error?: string | null): Promise<void>;
   finishRun(runId: string, status: RunStatus, summary?: unknown): Promise<void>;
   listRuns(opts?: ListRunsOptions): Promise<RunRow[]>;
+  /**
+   * Steps of `workflow` for one record left `running` (the process died mid-call) or `unknown`,
+   * oldest first: a non-idempotent step must reconcile these before it may send again.
+   */
+  stepsInDoubt(workflow: string, recordKey: string, stepId: string): Promise<Array<StepRow & { run_id: string }>>;
   getRun(runId: string): Promise<RunDetail | null>;
 
   /**

@@ -96,6 +96,13 @@ export const MIGRATIONS: readonly Migration[] = [
       ) WITHOUT ROWID;
     `,
   },
+  {
+    version: 2,
+    name: 'index of steps in doubt (running or unknown), for crash recovery',
+    sql: `
+      CREATE INDEX run_steps_in_doubt ON run_steps (record_key, step_id) WHERE status IN ('running', 'unknown');
+    `,
+  },
 ];
 
 /** The newest schema version this build knows. */

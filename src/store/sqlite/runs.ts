@@ -149,6 +149,11 @@ export class SqliteRuns {
          ${STEP_COLUMNS.map((c) => `${c} = excluded.${c}`).join(', ')}`,
       ),
       steps: db.prepare<[string], StepDbRow>('SELECT * FROM run_steps WHERE run_id = ? ORDER BY rowid'),
+      inDoubt: db.prepare<[string, string, string], StepDbRow & { run_id: string }>(
+        `SELECT s.* FROM run_steps s JOIN runs r ON r.id = s.run_id
+         WHERE s.record_key = ? AND s.step_id = ? AND s.status IN ('running', 'unknown') AND r.workflow = ?
+         ORDER BY s.rowid`,
+      ),
     };
   }
 
@@ -170,6 +175,11 @@ export class SqliteRuns {
   finishRunRecord(runId: string, key: string, status: RunRecordStatus, error?: string | null): void {
     const info = this.s.finishRecord.run(status, writeText(error), this.now(), runId, key);
     if (info.changes === 0) throw new SkeinError('run-record-not-found', `run "${runId}" has no record "${key}"; call startRunRecord first`);
+  }
+
+  /** Steps of a workflow for one record left `running` (a crash) or `unknown`, oldest first. */
+  stepsInDoubt(workflow: string, recordKey: string, stepId: string): Array<StepRow & { run_id: string }> {
+    return this.s.inDoubt.all(recordKey, stepId, workflow).map((r) => ({ ...toStep(r), run_id: r.run_id }));
   }
 
   /** Fields of `step` left undefined keep their stored value on update. */

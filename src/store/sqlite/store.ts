@@ -217,6 +217,9 @@ class SqliteStore implements Store {
   listRuns(...args: Parameters<SqliteRuns['listRuns']>) {
     return this.serial(() => this.runs.listRuns(...args));
   }
+  stepsInDoubt(workflow: string, recordKey: string, stepId: string) {
+    return this.serial(() => this.runs.stepsInDoubt(workflow, recordKey, stepId));
+  }
   getRun(runId: string) {
     return this.serial(() => this.runs.getRun(runId));
   }

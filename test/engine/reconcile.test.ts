@@ -1,0 +1,77 @@
+// Non-idempotent steps in doubt are reconciled, never re-sent blindly: after a dropped connection
+// or a crash mid-call, create_user looks the email up with list_users first.
+import { afterEach, describe, expect, it } from 'vitest';
+import { runWorkflow } from '../../src/engine/run.js';
+import { harness, person, type Harness } from './harness.js';
+
+let h: Harness | undefined;
+afterEach(async () => {
+  await h?.close();
+  h = undefined;
+});
+
+/** Leaves a create step `running` in the journal, as a runner killed mid-call would. */
+async function crashedAttempt(hh: Harness, key: string): Promise<string> {
+  const runId = await hh.store.createRun({ workflow: 'qualys-create-user', trigger: 'manual' });
+  await hh.store.commit([
+    { op: 'startRunRecord', runId, object: 'users', key },
+    { op: 'recordStep', runId, recordKey: key, step: { step_id: 'create', status: 'running', attempts: 0 } },
+  ]);
+  return runId;
+}
+
+describe('reconciliation of create_user', () => {
+  it('after a dropped connection, the next run finds the user instead of creating it again', async () => {
+    h = await harness({ sandbox: { faults: 'drop:phase=after:times=1' } });
+    await h.store.upsertMany('users', [person('ada.lovelace')]);
+    const first = await runWorkflow(h.deps, h.workflow('qualys-create-user'), { trigger: 'manual' });
+    expect(first.steps.create!.unknown).toBe(1);
+    const second = await runWorkflow(h.deps, h.workflow('qualys-create-user'), { trigger: 'manual' });
+    expect(second).toMatchObject({ matched: 1, succeeded: 1 });
+    const inQualys = h.sandbox.users().filter((u) => u.email === 'ada.lovelace@corp.test');
+    expect(inQualys).toHaveLength(1);
+    expect((await h.store.getRecord('users', 'ada.lovelace'))!.fields.qualys_login).toBe(inQualys[0]!.login);
+    // The earlier attempt's row now says what happened.
+    const old = await h.store.getRun(first.runId);
+    expect(old!.records[0]!.steps[0]).toMatchObject({ status: 'succeeded' });
+    expect(old!.records[0]!.steps[0]!.error).toMatch(/reconciled: the earlier attempt took effect/);
+    // No add was sent the second time: only list_users.
+    expect(h.sandbox.stats().byScript['user_list.php']?.requests).toBe(1);
+  });
+
+  it('a crash mid-call whose create did not happen is sent again, once', async () => {
+    h = await harness();
+    await h.store.upsertMany('users', [person('grace.hopper')]);
+    const crashed = await crashedAttempt(h, 'grace.hopper');
+    const s = await runWorkflow(h.deps, h.workflow('qualys-create-user'), { trigger: 'manual' });
+    expect(s.succeeded).toBe(1);
+    expect(h.sandbox.users().filter((u) => u.email === 'grace.hopper@corp.test')).toHaveLength(1);
+    const old = await h.store.getRun(crashed);
+    expect(old!.records[0]!.steps[0]).toMatchObject({ status: 'failed' });
+    expect(old!.records[0]!.steps[0]!.error).toMatch(/did not take effect/);
+  });
+
+  it('a crash mid-call whose create did happen records the found login and sends no add', async () => {
+    h = await harness();
+    const existing = h.sandbox.addUser({ role: 'scanner', first_name: 'Alan', last_name: 'Turing', email: 'alan.turing@corp.test' });
+    await h.store.upsertMany('users', [person('alan.turing')]);
+    await crashedAttempt(h, 'alan.turing');
+    const before = h.sandbox.stats().byScript['user.php']?.requests ?? 0;
+    const s = await runWorkflow(h.deps, h.workflow('qualys-create-user'), { trigger: 'manual' });
+    expect(s.succeeded).toBe(1);
+    expect(h.sandbox.stats().byScript['user.php']?.requests ?? 0).toBe(before);
+    expect((await h.store.getRecord('users', 'alan.turing'))!.fields.qualys_login).toBe(existing.login);
+  });
+
+  it('two users with the same email stay unknown for a person to resolve', async () => {
+    h = await harness();
+    h.sandbox.addUser({ role: 'scanner', first_name: 'A', last_name: 'One', email: 'twin@corp.test' });
+    h.sandbox.addUser({ role: 'scanner', first_name: 'A', last_name: 'Two', email: 'twin@corp.test' });
+    await h.store.upsertMany('users', [person('twin', { email: 'twin@corp.test' })]);
+    await crashedAttempt(h, 'twin');
+    const s = await runWorkflow(h.deps, h.workflow('qualys-create-user'), { trigger: 'manual' });
+    expect(s.steps.create).toMatchObject({ unknown: 1, succeeded: 0 });
+    expect(s.failures[0]!.error).toMatch(/2 objects have email twin@corp.test; resolve it/);
+    expect(h.sandbox.users().filter((u) => u.email === 'twin@corp.test')).toHaveLength(2);
+  });
+});
