@@ -60,6 +60,7 @@ export class Daemon {
     this.http = new HttpClient({ connections: this.opts.concurrency ?? 16 });
     this.scheduler = new Scheduler({ store: this.store, log: this.log, fire: (t) => this.track(this.fireTick(t)) });
     await this.scheduler.plan(this.runnable());
+    await this.resumeInterrupted();
     this.server = createApi(this, this.opts.apiToken);
     await new Promise<void>((resolve, reject) => {
       this.server!.once('error', reject);
@@ -129,6 +130,24 @@ export class Daemon {
       });
     } catch (err) {
       this.log.warn({ err: (err as Error).message }, 'cannot watch the workflow directory; reload with SIGHUP');
+    }
+  }
+
+  /**
+   * Runs left `running` by a runner that died are closed as cancelled and resumed: scheduled and
+   * manual runs run again over the same records (steps in doubt are reconciled, not re-sent);
+   * event runs resume by themselves, since their events were not marked handled.
+   */
+  private async resumeInterrupted(): Promise<void> {
+    for (const run of await this.store.listRuns({ status: 'running', limit: 10_000 })) {
+      await this.store.finishRun(run.id, 'cancelled', { interrupted: true, note: 'the runner stopped during this run; resumed by the next start' });
+      const wf = this.runnable().find((w) => w.name === run.workflow);
+      if (!wf || run.trigger === 'event') continue;
+      const keys = (run.trigger_data as { keys?: string[] } | null)?.keys;
+      this.log.info({ workflow: wf.name, run: run.id }, 'resuming an interrupted run');
+      void this.track(runWorkflow(this.deps(), wf, { keys, trigger: 'retry', triggerData: { resumes: run.id, keys } })).catch((err: unknown) =>
+        this.log.error({ workflow: wf.name, err: (err as Error).message }, 'resuming an interrupted run failed'),
+      );
     }
   }
 

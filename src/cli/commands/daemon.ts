@@ -32,6 +32,7 @@ Options:
   --shutdown-timeout D   how long SIGTERM waits for in-flight steps (default 30s)
   --log-level L          trace, debug, info (default), warn, error
   --poll D               how often the outbox is checked (default 250ms)
+  --var NAME=VALUE       override a skein.yaml variable (repeatable)
   --dir, --state         as for the other commands
 
 Logs are JSON lines on stdout; credentials, Authorization headers and passwords are redacted.
@@ -67,6 +68,7 @@ export const daemonCommand: Command = {
         'shutdown-timeout': { type: 'string', default: '30s' },
         'log-level': { type: 'string', default: 'info' },
         poll: { type: 'string', default: '250ms' },
+        var: { type: 'string', multiple: true },
       },
     });
     const { host, port } = parseListen(values.listen!);
@@ -77,6 +79,11 @@ export const daemonCommand: Command = {
     const log = createLogger({ level: values['log-level'], destination: io.stdout });
     const env = { ...io.env };
     const vars: Record<string, string> = {};
+    for (const pair of values.var ?? []) {
+      const i = pair.indexOf('=');
+      if (i <= 0) throw new UsageError(`--var takes NAME=VALUE, found "${pair}"`);
+      vars[pair.slice(0, i)] = pair.slice(i + 1);
+    }
     let sandbox: { stop(): Promise<void> } | undefined;
     if (values.sandbox) {
       const { QualysSandbox } = await import('../../sandbox/index.js');
