@@ -123,4 +123,29 @@ steps:
     expect(r.stderr.trim()).toBe('skein run: credential "qualys": environment variable QUALYS_PASSWORD (its password) is not set [credential-missing]');
     expect(sandbox.stats().requests).toBe(0);
   });
+
+  it('runs retry --failed-only re-runs the failed records; runs resolve settles an unknown step', async () => {
+    await runCli(['records', 'import', 'people.csv'], dir);
+    const first = await runCli(['run', 'qualys-create-user', '--format', 'json', ...withUrl()], dir, ENV);
+    const run = JSON.parse(first.stdout);
+    expect(run).toMatchObject({ succeeded: 1, failed: 1 });
+    await runCli(['records', 'set', 'bob', 'state=New York'], dir);
+    const retry = await runCli(['runs', 'retry', run.runId, '--failed-only', '--format', 'json', ...withUrl()], dir, ENV);
+    expect(retry.code).toBe(0);
+    expect(JSON.parse(retry.stdout)).toMatchObject({ considered: 1, matched: 1, succeeded: 1 });
+    expect(sandbox.findUserByEmail('bob@corp.test')).toBeDefined();
+    expect(sandbox.users().filter((u) => u.email === 'ada@corp.test')).toHaveLength(1);
+
+    await runCli(['records', 'set', 'dan', 'email=dan@corp.test', 'first_name=Dan', 'last_name=D', 'title=T', 'phone=1', 'address1=A', 'city=Berlin', 'country=Germany', 'status=Active'], dir);
+    sandbox.setFaults('drop:phase=after:times=1');
+    const dropped = JSON.parse((await runCli(['run', 'qualys-create-user', '--record', 'dan', '--format', 'json', ...withUrl()], dir, ENV)).stdout);
+    expect(dropped.steps.create.unknown).toBe(1);
+    expect((await runCli(['runs', 'resolve', dropped.runId, 'dan'], dir)).code).toBe(2);
+    const resolved = await runCli(['runs', 'resolve', dropped.runId, 'dan', '--as', 'succeeded', '--note', 'checked in the Qualys UI'], dir);
+    expect(resolved.code).toBe(0);
+    expect(resolved.stdout).toMatch(/create of dan in run .*: resolved as succeeded by a person: checked in the Qualys UI/);
+    const shown = JSON.parse((await runCli(['runs', 'show', dropped.runId, '--format', 'json'], dir)).stdout);
+    expect(shown.records[0].steps[0]).toMatchObject({ status: 'succeeded' });
+    expect((await runCli(['runs', 'resolve', dropped.runId, 'dan', '--as', 'failed'], dir)).code).toBe(1);
+  });
 });

@@ -5,13 +5,22 @@ import type { RunDetail, RunRow, RunStatus } from '../../store/types.js';
 import { UsageError, type Command } from '../command.js';
 import { EXIT } from '../exit-codes.js';
 import { println } from '../io.js';
-import { openWorkspace, WORKSPACE_HELP, WORKSPACE_OPTIONS } from '../workspace.js';
+import { HttpClient } from '../../http/index.js';
+import { runWorkflow, type RunTarget } from '../../engine/run.js';
+import type { Io } from '../io.js';
+import { formatSummary } from './run.js';
+import { findWorkflow, openWorkspace, WORKSPACE_HELP, WORKSPACE_OPTIONS, type Workspace } from '../workspace.js';
 
 const HELP = `Usage: skein runs list [--workflow NAME] [--status STATUS] [--limit N] [--format table|json]
        skein runs show RUN_ID [--format table|json]
+       skein runs retry RUN_ID [--failed-only] [--format text|json]
+       skein runs resolve RUN_ID KEY --as succeeded|failed [--step ID] [--note TEXT]
 
 Lists runs (newest first) or shows one run with every record and step: the request as sent
 (secrets redacted), HTTP status, Qualys code and message, outputs, attempts, duration, error.
+retry runs the workflow again over the run's records (event runs: with their original events);
+resolve settles a step left unknown (a create whose outcome could not be established): failed
+lets the next run send it again, succeeded does not.
 
 Options:
   --workflow NAME   only runs of this workflow
@@ -52,20 +61,81 @@ function showTable(run: RunDetail): string {
   return out.join('\n');
 }
 
+/** `runs retry RUN_ID [--failed-only]`: the same workflow over the same records (or events) again. */
+async function retryRun(ws: Workspace, positionals: string[], failedOnly: boolean, format: string, io: Io): Promise<number> {
+  if (positionals.length !== 1) throw new UsageError('runs retry takes one RUN_ID');
+  const run = await ws.store.getRun(positionals[0]!);
+  if (!run) throw new SkeinError('unknown-run', `no run with id "${positionals[0]}" (skein runs list shows the ids)`);
+  const wf = findWorkflow(ws.project, run.workflow);
+  const data = (run.trigger_data ?? {}) as { keys?: string[]; events?: number[] };
+  const keys = failedOnly ? run.records.filter((r) => r.status !== 'succeeded').map((r) => r.key) : data.keys ?? run.records.map((r) => r.key);
+  const http = new HttpClient();
+  try {
+    const deps = { project: ws.project, store: ws.store, http, env: io.env };
+    let target: RunTarget = { keys, trigger: 'retry', triggerData: { retry_of: run.id, keys } };
+    if (data.events?.length) {
+      // Event runs retry with their original events, so changed* rules see the same before/after.
+      const wanted = new Set(data.events);
+      const events = (await ws.store.readEvents({ afterId: Math.min(...data.events) - 1, limit: 100_000, object: wf.object })).filter((e) => wanted.has(e.id) && (!failedOnly || keys.includes(e.key)));
+      target = { events, trigger: 'retry', triggerData: { retry_of: run.id, events: events.map((e) => e.id) } };
+    }
+    if (failedOnly && !keys.length) {
+      println(io.stdout, `run ${run.id} has no failed records`);
+      return EXIT.OK;
+    }
+    const summary = await runWorkflow(deps, wf, target);
+    println(io.stdout, format === 'json' ? JSON.stringify(summary, null, 2) : formatSummary(summary));
+    return summary.failed ? EXIT.FAILED : EXIT.OK;
+  } finally {
+    await http.close();
+  }
+}
+
+/**
+ * `runs resolve RUN_ID KEY --as succeeded|failed`: a person settles a step left `unknown` (or
+ * `running` by a dead runner). failed lets the next run send the call again; succeeded does not
+ * (set the record's fields yourself, e.g. skein records set KEY qualys_login=...).
+ */
+async function resolveRun(ws: Workspace, positionals: string[], values: { as?: string; step?: string; note?: string }, io: Io): Promise<number> {
+  if (positionals.length !== 2) throw new UsageError('runs resolve takes RUN_ID KEY');
+  if (values.as !== 'succeeded' && values.as !== 'failed') throw new UsageError('runs resolve needs --as succeeded or --as failed');
+  const [runId, key] = positionals as [string, string];
+  const run = await ws.store.getRun(runId);
+  if (!run) throw new SkeinError('unknown-run', `no run with id "${runId}" (skein runs list shows the ids)`);
+  const rec = run.records.find((r) => r.key === key);
+  if (!rec) throw new SkeinError('unknown-record', `run ${runId} has no record "${key}"`);
+  const open = rec.steps.filter((st) => (st.status === 'unknown' || st.status === 'running') && (!values.step || st.step_id === values.step));
+  if (!open.length) throw new SkeinError('nothing-to-resolve', `run ${runId} has no unknown step for "${key}"${values.step ? ` named ${values.step}` : ''}`);
+  const note = `resolved as ${values.as} by a person${values.note ? `: ${values.note}` : ''}`;
+  await ws.store.commit(open.map((st) => ({ op: 'recordStep', runId, recordKey: key, step: { step_id: st.step_id, status: values.as as 'succeeded' | 'failed', error: note } })));
+  println(io.stdout, `${open.map((st) => st.step_id).join(', ')} of ${key} in run ${runId}: ${note}`);
+  return EXIT.OK;
+}
+
 export const runsCommand: Command = {
   name: 'runs',
   summary: 'list runs and show one run with its records and steps',
   help: HELP,
   async run(args, io) {
     const [sub, ...rest] = args;
-    if (sub !== 'list' && sub !== 'show') throw new UsageError('use "runs list" or "runs show RUN_ID"');
+    if (sub !== 'list' && sub !== 'show' && sub !== 'retry' && sub !== 'resolve') throw new UsageError('use "runs list", "runs show RUN_ID", "runs retry RUN_ID" or "runs resolve RUN_ID KEY --as STATUS"');
     const { values, positionals } = parseArgs({
       args: rest,
       allowPositionals: true,
       strict: true,
-      options: { ...WORKSPACE_OPTIONS, workflow: { type: 'string' }, status: { type: 'string' }, limit: { type: 'string', default: '50' }, format: { type: 'string', default: 'table' } },
+      options: {
+        ...WORKSPACE_OPTIONS,
+        workflow: { type: 'string' },
+        status: { type: 'string' },
+        limit: { type: 'string', default: '50' },
+        format: { type: 'string', default: 'table' },
+        'failed-only': { type: 'boolean', default: false },
+        as: { type: 'string' },
+        step: { type: 'string' },
+        note: { type: 'string' },
+      },
     });
-    if (!['table', 'json'].includes(values.format!)) throw new UsageError(`unknown format "${values.format}"; formats: table, json`);
+    if (!['table', 'json', 'text'].includes(values.format!)) throw new UsageError(`unknown format "${values.format}"; formats: table, json`);
     const ws = await openWorkspace(values, io);
     try {
       if (sub === 'list') {
@@ -74,6 +144,8 @@ export const runsCommand: Command = {
         println(io.stdout, values.format === 'json' ? JSON.stringify(runs, null, 2) : listTable(runs));
         return EXIT.OK;
       }
+      if (sub === 'retry') return await retryRun(ws, positionals, values['failed-only']!, values.format!, io);
+      if (sub === 'resolve') return await resolveRun(ws, positionals, values, io);
       if (positionals.length !== 1) throw new UsageError('runs show takes one RUN_ID');
       const run = await ws.store.getRun(positionals[0]!);
       if (!run) throw new SkeinError('unknown-run', `no run with id "${positionals[0]}" (skein runs list shows the ids)`);
