@@ -79,6 +79,12 @@ async function handle(daemon: Daemon, token: string | undefined, req: IncomingMe
     const r = await daemon.readiness();
     return send(res, r.ready ? 200 : 503, r);
   }
+  if (path === '/metrics' && method === 'GET') {
+    const text = await daemon.metrics.registry.metrics();
+    res.writeHead(200, { 'content-type': daemon.metrics.registry.contentType });
+    res.end(text);
+    return;
+  }
   if (path === '/api/workflows' && method === 'GET') return send(res, 200, daemon.workflowsInfo());
   if (path === '/api/runs' && method === 'GET') {
     const status = url.searchParams.get('status') ?? undefined;

@@ -17,6 +17,7 @@ import { collectProjects, loadProject, projectDiagnostics, type LoadedProject } 
 import { applySuppressions } from '../workflow/suppress.js';
 import { createApi } from './api.js';
 import type { Logger } from './logger.js';
+import { DaemonMetrics } from './metrics.js';
 import { Scheduler, type Tick } from './scheduler.js';
 
 export interface DaemonOptions {
@@ -45,7 +46,9 @@ export class Daemon {
   private server?: Server;
   private poller?: NodeJS.Timeout;
   private watcher?: FSWatcher;
+  metrics!: DaemonMetrics;
   private polling?: Promise<void>;
+  private lastSeenEvent = 0;
   private readonly stopping = new AbortController();
   private readonly inFlight = new Set<Promise<unknown>>();
 
@@ -58,8 +61,11 @@ export class Daemon {
     this.loadWorkflows();
     this.store = await openStore(this.opts.state, this.project.scope.objects);
     this.http = new HttpClient({ connections: this.opts.concurrency ?? 16 });
+    this.metrics = new DaemonMetrics(this.http.limiter);
     this.scheduler = new Scheduler({ store: this.store, log: this.log, fire: (t) => this.track(this.fireTick(t)) });
     await this.scheduler.plan(this.runnable());
+    this.metrics.workflows.set({ state: 'loaded' }, this.runnable().length);
+    this.metrics.workflows.set({ state: 'invalid' }, this.project.workflows.filter((w) => !w.valid).length);
     await this.resumeInterrupted();
     this.server = createApi(this, this.opts.apiToken);
     await new Promise<void>((resolve, reject) => {
@@ -106,6 +112,8 @@ export class Daemon {
     }
     this.project = project;
     this.diagnostics = sortDiagnostics(diags);
+    this.metrics?.workflows.set({ state: 'loaded' }, project.workflows.filter((w) => w.valid).length);
+    this.metrics?.workflows.set({ state: 'invalid' }, project.workflows.filter((w) => this.diagnostics.some((d) => d.file === w.file && d.severity === 'error')).length);
   }
 
   /** Reloads the directory and re-plans schedules (file changes and SIGHUP). */
@@ -156,7 +164,21 @@ export class Daemon {
   }
 
   private deps(): EngineDeps {
-    return { project: this.project, store: this.store, http: this.http, env: this.opts.env, concurrency: this.opts.concurrency ?? 16, stopSignal: this.stopping.signal };
+    return {
+      project: this.project,
+      store: this.store,
+      http: this.http,
+      env: this.opts.env,
+      concurrency: this.opts.concurrency ?? 16,
+      stopSignal: this.stopping.signal,
+      onStep: (e) => {
+        this.metrics.step(e);
+        // Every step line carries the workflow, run, record and step ids.
+        const line = { workflow: e.workflow, run: e.run, record: e.record, step: e.step, status: e.status, duration_ms: e.durationMs, attempts: e.attempts };
+        if (e.status === 'succeeded') this.log.debug(line, 'step succeeded');
+        else this.log.warn({ ...line, error: e.error }, `step ${e.status}`);
+      },
+    };
   }
 
   private track<T>(p: Promise<T>): Promise<T> {
@@ -168,7 +190,9 @@ export class Daemon {
   private async fireTick(t: Tick): Promise<void> {
     const log = this.log.child({ workflow: t.workflow.name });
     log.info({ tick: t.at.toISOString(), lateness_ms: t.latenessMs, catch_up: t.catchUp }, 'schedule fired');
+    if (!t.catchUp) this.metrics.tick(t.workflow.name, t.latenessMs);
     const s = await runWorkflow(this.deps(), t.workflow, { trigger: 'schedule', triggerData: { tick: t.at.toISOString(), catch_up: t.catchUp } });
+    this.metrics.run('schedule', s);
     log.info({ run: s.runId, status: s.status, matched: s.matched, failed: s.failed }, 'scheduled run finished');
   }
 
@@ -182,8 +206,14 @@ export class Daemon {
 
   private async pollOnce(): Promise<void> {
     try {
+      const oldest = (await this.store.readEvents({ afterId: this.lastSeenEvent, limit: 1 }))[0];
       const runs = await runPending(this.deps());
-      for (const s of runs) this.log.info({ workflow: s.workflow, run: s.runId, status: s.status, matched: s.matched, failed: s.failed }, 'event run finished');
+      this.lastSeenEvent = await this.store.lastEventId();
+      this.metrics.outboxLag.set(runs.length && oldest ? Math.max(0, (Date.now() - Date.parse(oldest.at)) / 1000) : 0);
+      for (const s of runs) {
+        this.metrics.run('event', s);
+        this.log.info({ workflow: s.workflow, run: s.runId, status: s.status, matched: s.matched, failed: s.failed }, 'event run finished');
+      }
     } catch (err) {
       this.log.error({ err: (err as Error).message }, 'event processing failed; retrying on the next poll');
     }
@@ -192,7 +222,9 @@ export class Daemon {
   async runManual(name: string, records?: string[]): Promise<RunSummary> {
     const wf = this.runnable().find((w) => w.name === name);
     if (!wf) throw new SkeinError('unknown-workflow', `no loaded workflow named "${name}"`);
-    return this.track(runWorkflow(this.deps(), wf, { keys: records, trigger: 'manual', triggerData: { via: 'api', records } }));
+    const s = await this.track(runWorkflow(this.deps(), wf, { keys: records, trigger: 'manual', triggerData: { via: 'api', records } }));
+    this.metrics.run('manual', s);
+    return s;
   }
 
   workflowsInfo(): unknown[] {

@@ -29,6 +29,19 @@ export interface EngineDeps {
   /** Stops taking new records; steps in flight finish (graceful shutdown). */
   stopSignal?: AbortSignal;
   onProgress?: (done: number, total: number) => void;
+  /** Told about every settled step (the daemon feeds metrics and per-step logs from it). */
+  onStep?: (e: StepEvent) => void;
+}
+
+export interface StepEvent {
+  workflow: string;
+  run: string;
+  record: string;
+  step: string;
+  status: StepStatus;
+  durationMs: number;
+  attempts: number;
+  error?: string;
 }
 
 export interface RunTarget {
@@ -218,10 +231,13 @@ async function processRecord(deps: EngineDeps, s: RunScope, c: Candidate): Promi
     done = undefined;
     const before = { failedError, continuedError };
     d.count(d.status, d.error, +1);
+    const tell = (status: StepStatus, error: string | undefined) =>
+      deps.onStep?.({ workflow: s.wf.name, run: s.runId, record: c.key, step: d.row.step_id, status, durationMs: d.row.duration_ms ?? 0, attempts: d.row.attempts ?? 0, error });
     const row: WriteOp = { op: 'recordStep', runId: s.runId, recordKey: c.key, step: { ...d.row, status: d.status, error: d.error ?? null } };
     try {
       const [ev] = await store.commit([...pending, ...(d.write ? [d.write] : []), row, ...extra()]);
       if (d.write && (ev as RecordEvent | null)?.after) fields = (ev as RecordEvent).after!;
+      tell(d.status, d.error);
     } catch (err) {
       // A mapped value the field type refuses: the vendor call happened, the mapping did not.
       d.count(d.status, d.error, -1);
@@ -230,6 +246,7 @@ async function processRecord(deps: EngineDeps, s: RunScope, c: Candidate): Promi
       const status: StepStatus = d.status === 'succeeded' ? 'failed' : d.status;
       d.count(status, error, +1);
       await store.commit([...pending, { op: 'recordStep', runId: s.runId, recordKey: c.key, step: { ...d.row, status, error } }, ...extra()]);
+      tell(status, error);
     }
     pending = [];
   };

@@ -46,6 +46,8 @@ export interface CallLimiter {
   /** Waits until a call under `key` may start; rejects with the abort reason if `signal` aborts first. */
   acquire(key: string, signal?: AbortSignal): Promise<Release>;
   stats(key: string): LimiterStats;
+  /** Keys seen so far (for metrics). */
+  keys(): string[];
 }
 
 export interface LimiterOptions extends Partial<LimiterConfig> {
@@ -73,6 +75,10 @@ export class Limiter implements CallLimiter {
   readonly #cfg: LimiterConfig;
   readonly #now: () => number;
   readonly #keys = new Map<string, KeyEntry>();
+
+  keys(): string[] {
+    return [...this.#keys.keys()];
+  }
 
   constructor(opts: LimiterOptions = {}) {
     const { now, ...cfg } = opts;

@@ -78,6 +78,14 @@ describe('skein daemon', () => {
     expect(rec.qualys_login).toMatch(/^quays/);
     expect(rec.qualys_password).toBe('********');
 
+    // Metrics in Prometheus text.
+    const metrics = await (await fetch(`${url}/metrics`)).text();
+    expect(metrics).toMatch(/skein_runs_total\{workflow="qualys-create-user",trigger="event",status="succeeded"\} 1/);
+    expect(metrics).toMatch(/skein_steps_total\{workflow="qualys-create-user",step="create",status="succeeded"\} 1/);
+    expect(metrics).toMatch(/skein_step_duration_seconds_count\{workflow="qualys-create-user",step="create"\} 1/);
+    expect(metrics).toMatch(/skein_workflows\{state="invalid"\} 1/);
+    expect(metrics).toMatch(/skein_rate_limit_wait_seconds_total\{key="qualys:user.php"\}/);
+
     // The manual trigger and record writes through the API.
     const put = await fetch(`${url}/api/records/users/bob`, { method: 'PUT', body: JSON.stringify({ email: 'bob@corp.test', status: 'Inactive' }) });
     expect(put.status).toBe(201);
