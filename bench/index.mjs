@@ -4,6 +4,7 @@ const benches = {
   validate: () => import('./validate.mjs'),
   run: () => import('./run.mjs'),
   rules: () => import('./rules.mjs'),
+  daemon: () => import('./daemon.mjs'),
 };
 const names = process.argv.slice(2).filter((a) => !a.startsWith('-'));
 const chosen = names.length ? names : Object.keys(benches);

@@ -24,7 +24,7 @@ const ajv = new Ajv2020({
 });
 addFormats(ajv);
 const ids = {};
-for (const kind of ['preset', 'config', 'workflow']) {
+for (const kind of ['preset', 'config', 'workflow', 'test']) {
   const schema = JSON.parse(readFileSync(join(root, 'schemas', `${kind}.schema.json`), 'utf8'));
   ajv.addSchema(schema);
   ids[kind] = schema.$id;

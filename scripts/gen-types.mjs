@@ -9,6 +9,7 @@ const targets = [
   ['config.schema.json', 'config.ts', 'ConfigFile'],
   ['preset.schema.json', 'preset.ts', 'PresetFile'],
   ['workflow.schema.json', 'workflow.ts', 'WorkflowFile'],
+  ['test.schema.json', 'test.ts', 'TestFile'],
 ];
 
 export async function generate() {

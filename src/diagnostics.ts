@@ -69,6 +69,10 @@ export const CODES = {
   'import-shape': 'An import workflow that is inconsistent.',
   'literal-secret': 'A secret written into YAML.',
   'no-workflows': 'The directory holds no workflow files (warning).',
+  'test-unknown-workflow': 'A test file names a workflow that does not exist.',
+  'test-unknown-step': 'A test case names a step the workflow does not have.',
+  'test-file-missing': 'A test case names a response file that does not exist.',
+  'test-case': 'A test case whose event, response or names are inconsistent.',
   'suppression-invalid': 'A `# skein-ignore:` comment without a code or a reason.',
   'suppression-unused': 'A `# skein-ignore:` comment that suppresses nothing (warning).',
 } as const;

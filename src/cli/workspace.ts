@@ -33,7 +33,9 @@ export const WORKSPACE_HELP = `  --dir DIR         workflow directory (default .
 export function loadCheckedProject(dir: string, io: Io, onlyWorkflow?: string): LoadedProject {
   const [group] = collectProjects([dir], { cwd: io.cwd });
   const project = loadProject(group!, { cwd: io.cwd });
-  const diags = applySuppressions(projectDiagnostics(project), io.cwd).filter((d) => d.severity === 'error');
+  // Test files (*.test.yaml) never block running workflows; `skein test` and validate report them.
+  const testFiles = new Set(project.tests.map((t) => t.file));
+  const diags = applySuppressions(projectDiagnostics(project), io.cwd).filter((d) => d.severity === 'error' && !testFiles.has(d.file));
   // A suppressed finding does not make its workflow unrunnable.
   const configBroken = diags.some((d) => project.configDiagnostics.some((c) => c.file === d.file));
   for (const w of project.workflows) w.valid = w.def !== undefined && !configBroken && !diags.some((d) => d.file === w.file);

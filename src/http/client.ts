@@ -1,7 +1,7 @@
 // The HTTP client every vendor call goes through: one keep-alive undici Pool per origin, the retry
 // policy of retry.ts, and the shared per-key Limiter. It never retries a call that may have run
 // unless the caller said it is idempotent; such failures come back as kind `maybe-sent`.
-import { Pool } from 'undici';
+import { Pool, type Dispatcher } from 'undici';
 import { abortReason, sleep } from './delay.js';
 import { attemptsText, describeTarget, HttpError, type HttpErrorInit, type HttpErrorKind } from './errors.js';
 import { exchange, type ExchangeOutcome } from './exchange.js';
@@ -72,6 +72,13 @@ export interface HttpClientOptions {
   limiter?: CallLimiter;
   /** Random source in [0, 1) for jitter. Default `Math.random`. */
   random?: () => number;
+  /**
+   * Sends every request through this undici dispatcher instead of the client's own per-origin
+   * pools; the connection options above then do not apply, and close() leaves it open (its owner
+   * closes it). `skein test` passes an undici MockAgent with net connect disabled, so canned
+   * answers go through the real retry, limiter and response code without any network.
+   */
+  dispatcher?: Dispatcher;
 }
 
 export const DEFAULT_MAX_BODY_BYTES = 5 * 1024 * 1024;
@@ -79,13 +86,16 @@ export const DEFAULT_MAX_BODY_BYTES = 5 * 1024 * 1024;
 export class HttpClient {
   readonly limiter: CallLimiter;
   readonly #pools = new Map<string, Pool>();
-  readonly #opts: Required<Omit<HttpClientOptions, 'limiter' | 'retry'>>;
+  readonly #opts: Required<Omit<HttpClientOptions, 'limiter' | 'retry' | 'dispatcher'>>;
+  readonly #dispatcher: Dispatcher | undefined;
+  readonly #routes = new Map<string, Dispatcher>();
   readonly #retry: RetryPolicy;
   #closed = false;
 
   constructor(opts: HttpClientOptions = {}) {
     this.limiter = opts.limiter ?? new Limiter();
     this.#retry = { ...DEFAULT_RETRY, ...defined(opts.retry ?? {}) };
+    this.#dispatcher = opts.dispatcher;
     this.#opts = {
       connections: opts.connections ?? 16,
       connectTimeoutMs: opts.connectTimeoutMs ?? 10_000,
@@ -119,7 +129,7 @@ export class HttpClient {
       throw fail('network', 'invalid URL', { cause });
     }
     const headers = requestHeaders(req.headers, url);
-    const pool = this.#pool(url.origin);
+    const pool = this.#dispatcher ? this.#routed(url.origin) : this.#pool(url.origin);
 
     for (;;) {
       if (signal?.aborted) throw aborted(abortReason(signal));
@@ -209,6 +219,16 @@ export class HttpClient {
     const pools = [...this.#pools.values()];
     this.#pools.clear();
     await Promise.all(pools.map((p) => p.close()));
+  }
+
+  /** The injected dispatcher, told the origin (an Agent routes by it; exchange() sends only the path). */
+  #routed(origin: string): Dispatcher {
+    let d = this.#routes.get(origin);
+    if (!d) {
+      d = this.#dispatcher!.compose((dispatch) => (opts, handler) => dispatch({ ...opts, origin }, handler));
+      this.#routes.set(origin, d);
+    }
+    return d;
   }
 
   #pool(origin: string): Pool {

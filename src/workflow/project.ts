@@ -14,6 +14,9 @@ import { WORKFLOW_RULES } from './rules/index.js';
 import { closest } from './did-you-mean.js';
 import { checkSchema } from './schema-stage.js';
 import { loadYamlFile, type LocatedDoc } from './source.js';
+import { isTestFile, loadTest, type LoadedTest } from '../testing/load.js';
+
+export type { LoadedTest } from '../testing/load.js';
 
 export const CONFIG_FILE = 'skein.yaml';
 
@@ -37,6 +40,8 @@ export interface LoadedProject {
   scope: ProjectScope;
   configDiagnostics: Diagnostic[];
   workflows: LoadedWorkflow[];
+  /** Workflow test files (`*.test.yaml`), checked against the workflows above. */
+  tests: LoadedTest[];
 }
 
 export interface LoadOptions {
@@ -72,6 +77,8 @@ export interface ProjectGroup {
   files: string[];
   /** The user named the folder itself (not single files in it). */
   explicitDir?: boolean;
+  /** Workflow test files (`*.test.yaml`, `*.test.yml`). */
+  tests?: string[];
 }
 
 /** Resolves user PATH arguments into projects: a directory, or files grouped by their skein.yaml. */
@@ -92,11 +99,15 @@ export function collectProjects(paths: string[], opts: LoadOptions): ProjectGrou
       g.explicitDir = true;
       g.configs.push(...all.filter((f) => basename(f) === CONFIG_FILE));
       g.files.push(...all.filter((f) => isWorkflowFile(basename(f))));
+      g.tests = [...(g.tests ?? []), ...all.filter((f) => isTestFile(basename(f)))];
       groups.set(abs, g);
     } else {
       const dir = findConfigDir(dirname(abs)) ?? dirname(abs);
       const g: ProjectGroup = groups.get(dir) ?? { dir, configs: existsSync(join(dir, CONFIG_FILE)) ? [join(dir, CONFIG_FILE)] : [], files: [] };
-      if (basename(abs) !== CONFIG_FILE && !g.files.includes(abs)) g.files.push(abs);
+      if (isTestFile(basename(abs))) {
+        // A test needs its workflow: load the directory's workflows too (not reported unless named).
+        g.tests = [...new Set([...(g.tests ?? []), abs])];
+      } else if (basename(abs) !== CONFIG_FILE && !g.files.includes(abs)) g.files.push(abs);
       groups.set(dir, g);
     }
   }
@@ -143,7 +154,8 @@ export function loadProject(group: ProjectGroup, opts: LoadOptions): LoadedProje
   }
   const siblings = configPath ? siblingNames(group, opts) : [];
   checkDuplicateNames(workflows, siblings);
-  return { dir: group.dir, configPath, config, scope, configDiagnostics: sortDiagnostics(sink.items), workflows };
+  const tests = loadTests(group, workflows, scope, opts);
+  return { dir: group.dir, configPath, config, scope, configDiagnostics: sortDiagnostics(sink.items), workflows, tests };
 }
 
 /** The names skein.yaml declares, as workflows refer to them. */
@@ -262,9 +274,28 @@ function checkDuplicateNames(workflows: LoadedWorkflow[], siblings: NamedFile[])
   }
 }
 
+/**
+ * Test files, checked against every workflow of the directory that passes the schema stage (a
+ * test named on the command line alone still needs the workflow it tests; a workflow with
+ * semantic errors is reported on its own file, not as an unknown name here).
+ */
+function loadTests(group: ProjectGroup, workflows: LoadedWorkflow[], scope: ProjectScope, opts: LoadOptions): LoadedTest[] {
+  if (!group.tests?.length) return [];
+  const defs = workflows.flatMap((w) => (w.def ? [w.def] : []));
+  const given = new Set(workflows.map((w) => w.path));
+  const others: string[] = [];
+  walk(group.dir, others);
+  for (const f of others) {
+    if (given.has(f) || !isWorkflowFile(basename(f))) continue;
+    const w = loadWorkflow(f, scope, opts);
+    if (w.def) defs.push(w.def);
+  }
+  return group.tests.map((t) => loadTest(t, display(t, opts.cwd), defs, scope));
+}
+
 /** All diagnostics of a project, sorted. */
 export function projectDiagnostics(p: LoadedProject): Diagnostic[] {
-  const all = [...p.configDiagnostics, ...p.workflows.flatMap((w) => w.diagnostics)];
+  const all = [...p.configDiagnostics, ...p.workflows.flatMap((w) => w.diagnostics), ...(p.tests ?? []).flatMap((t) => t.diagnostics)];
   // A broken skein.yaml makes every workflow unrunnable, even those without findings of their own.
   if (p.configDiagnostics.some((d) => d.severity === 'error')) for (const w of p.workflows) w.valid = false;
   return sortDiagnostics(all);

@@ -8,12 +8,13 @@ import type { DiagnosticSink, DiagnosticCode } from '../diagnostics.js';
 import type { LocatedDoc, JsonPath } from './source.js';
 import { allowedList, closest, didYouMean } from './did-you-mean.js';
 
-export type SchemaKind = 'workflow' | 'config' | 'preset';
+export type SchemaKind = 'workflow' | 'config' | 'preset' | 'test';
 
 const SCHEMA_IDS: Record<SchemaKind, string> = {
   workflow: 'https://skein.dev/schemas/workflow.schema.json',
   config: 'https://skein.dev/schemas/config.schema.json',
   preset: 'https://skein.dev/schemas/preset.schema.json',
+  test: 'https://skein.dev/schemas/test.schema.json',
 };
 
 let ajv: Ajv2020 | undefined;

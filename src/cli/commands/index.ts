@@ -17,4 +17,6 @@ export const commands: CommandEntry[] = [
   { name: 'records', summary: 'import, list, show, change and delete records in the state store', load: async () => (await import('./records.js')).recordsCommand },
   { name: 'daemon', summary: 'run schedules and record events continuously, with an HTTP API', load: async () => (await import('./daemon.js')).daemonCommand },
   { name: 'sandbox', summary: 'run a local Qualys API simulator (skein sandbox qualys)', load: async () => (await import('./sandbox.js')).sandboxCommand },
+  { name: 'test', summary: 'run workflow tests (*.test.yaml) offline with canned responses', load: async () => (await import('./test.js')).testCommand },
+  { name: 'init', summary: 'scaffold a workflows repository: skein.yaml, an example workflow, its test, CI', load: async () => (await import('./init.js')).initCommand },
 ];
