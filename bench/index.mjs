@@ -5,6 +5,7 @@ const benches = {
   run: () => import('./run.mjs'),
   rules: () => import('./rules.mjs'),
   daemon: () => import('./daemon.mjs'),
+  events: () => import('./events.mjs'),
 };
 const names = process.argv.slice(2).filter((a) => !a.startsWith('-'));
 const chosen = names.length ? names : Object.keys(benches);

@@ -1,7 +1,7 @@
 // `run --pending`: consume the outbox. Each event-triggered workflow handles each record event of
 // its object once (the store remembers handled (event, workflow) pairs), in event order. Events
 // a workflow wrote itself are not fed back to it, so a response mapping cannot loop.
-import type { RecordEvent } from '../store/types.js';
+import type { RecordEvent, WriteOp } from '../store/types.js';
 import { runWorkflow, type EngineDeps, type RunSummary } from './run.js';
 
 export async function runPending(deps: EngineDeps, opts: { batch?: number } = {}): Promise<RunSummary[]> {
@@ -17,10 +17,12 @@ export async function runPending(deps: EngineDeps, opts: { batch?: number } = {}
       const batch = await deps.store.pendingEventsFor(wf.name, { afterId, limit: opts.batch ?? 5000, object: wf.object });
       if (!batch.length) break;
       afterId = batch[batch.length - 1]!.id;
+      const ignored: WriteOp[] = [];
       for (const e of batch) {
         if (kinds.has(e.kind) && e.source !== `workflow:${wf.name}`) events.push(e);
-        else await deps.store.markEventHandled(e.id, wf.name);
+        else ignored.push({ op: 'markEventHandled', eventId: e.id, workflow: wf.name });
       }
+      if (ignored.length) await deps.store.commit(ignored);
     }
     if (!events.length) continue;
     // One record's events run in order: split into rounds holding at most one event per record.

@@ -106,8 +106,13 @@ export function evalInput(c: { record: StoredRecord | null; event?: RecordEvent 
 
 async function candidates(deps: EngineDeps, wf: WorkflowFile, target: RunTarget): Promise<Candidate[]> {
   if (target.events) {
+    // Many events: one scan of the object beats a read per event.
+    const all = target.events.length > 50 ? new Map((await deps.store.listRecords(wf.object)).map((r) => [r.key, r])) : undefined;
     const out: Candidate[] = [];
-    for (const e of target.events) out.push({ key: e.key, event: e, record: e.kind === 'deleted' ? null : await deps.store.getRecord(wf.object, e.key) });
+    for (const e of target.events) {
+      const record = e.kind === 'deleted' ? null : all ? (all.get(e.key) ?? null) : await deps.store.getRecord(wf.object, e.key);
+      out.push({ key: e.key, event: e, record });
+    }
     return out;
   }
   if (target.keys) {
@@ -139,10 +144,12 @@ export async function runWorkflow(deps: EngineDeps, wf: WorkflowFile, target: Ru
   let list = all;
   if (target.events) {
     list = [];
+    const skipped: WriteOp[] = [];
     for (const c of all) {
       if ((c.record || c.event?.kind === 'deleted') && predicate(evalInput(c))) list.push(c);
-      else await deps.store.commit([{ op: 'markEventHandled', eventId: c.event!.id, workflow: wf.name }]);
+      else skipped.push({ op: 'markEventHandled', eventId: c.event!.id, workflow: wf.name });
     }
+    if (skipped.length) await deps.store.commit(skipped);
     if (!list.length) {
       return { runId: '', workflow: wf.name, status: 'succeeded', considered: all.length, matched: 0, succeeded: 0, failed: 0, steps: {}, failures: [] };
     }
