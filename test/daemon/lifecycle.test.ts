@@ -1,0 +1,93 @@
+// Daemon lifecycle as child processes: SIGTERM lets an in-flight step finish; missed schedule
+// ticks are caught up after a restart according to the workflow's policy.
+import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { promisify } from 'node:util';
+import Database from 'better-sqlite3';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+
+const root = join(import.meta.dirname, '..', '..');
+const bin = join(root, 'bin', 'skein.js');
+const env = { ...process.env, QUALYS_USERNAME: 'sandbox_mgr', QUALYS_PASSWORD: 'sandbox-password' };
+let dir: string;
+const children: ChildProcess[] = [];
+
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'skein-life-'));
+  cpSync(join(root, 'workflows', 'skein.yaml'), join(dir, 'workflows', 'skein.yaml'));
+});
+afterEach(async () => {
+  for (const c of children.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function lineMatching(child: ChildProcess, stream: 'stdout' | 'stderr', re: RegExp): Promise<string> {
+  return new Promise((resolve, reject) => {
+    createInterface({ input: child[stream]! }).on('line', (l) => {
+      const m = re.exec(l);
+      if (m) resolve(m[1] ?? l);
+    });
+    child.once('exit', (c) => reject(new Error(`exited ${c} before ${re}`)));
+  });
+}
+
+function spawnSkein(args: string[]): ChildProcess {
+  const c = spawn(process.execPath, [bin, ...args], { cwd: dir, env });
+  children.push(c);
+  return c;
+}
+
+const exitCode = (c: ChildProcess) => new Promise<number | null>((r) => (c.exitCode !== null ? r(c.exitCode) : c.once('exit', (code) => r(code))));
+
+describe('daemon lifecycle', () => {
+  it('SIGTERM waits for the in-flight step, persists it, and exits 0', async () => {
+    const sandbox = spawnSkein(['sandbox', 'qualys', '--port', '0', '--latency', '1500']);
+    const sandboxUrl = await lineMatching(sandbox, 'stdout', /(http:\/\/127\.0\.0\.1:\d+)/);
+    cpSync(join(root, 'workflows', 'qualys-create-user.yaml'), join(dir, 'workflows', 'qualys-create-user.yaml'));
+    await promisify(execFile)(process.execPath, [bin, 'records', 'set', 'ada', 'email=ada@corp.test', 'first_name=Ada', 'last_name=L', 'title=T', 'phone=1', 'address1=A', 'city=Berlin', 'country=Germany', 'status=Active', '--state', 's.db'], { cwd: dir });
+    const daemon = spawnSkein(['daemon', '--listen', '127.0.0.1:0', '--state', 's.db', '--var', `qualys_api_url=${sandboxUrl}`, '--poll', '50ms']);
+    const logs: string[] = [];
+    createInterface({ input: daemon.stdout! }).on('line', (l) => logs.push(l));
+    await lineMatching(daemon, 'stderr', /listening on (\S+)/);
+    // The created event starts the create call, which the sandbox answers after 1.5 s.
+    await new Promise((r) => setTimeout(r, 500));
+    daemon.kill('SIGTERM');
+    expect(await exitCode(daemon)).toBe(0);
+    const all = logs.join('\n');
+    expect(all).toContain('shutting down: finishing in-flight steps');
+    expect(all).toMatch(/"clean":true/);
+    const { stdout } = await promisify(execFile)(process.execPath, [bin, 'records', 'get', 'ada', '--format', 'json', '--state', 's.db'], { cwd: dir });
+    expect(JSON.parse(stdout).qualys_login).toMatch(/^quays/);
+    const users = (await (await fetch(`${sandboxUrl}/__sandbox/users`)).json()) as Array<{ email: string }>;
+    expect(users.filter((u) => u.email === 'ada@corp.test')).toHaveLength(1);
+  });
+
+  it('catches up missed ticks after a restart: all of them, from the stored last fire time', async () => {
+    writeFileSync(
+      join(dir, 'workflows', 'minutely.yaml'),
+      'version: 1\nname: minutely\nobject: users\ntrigger: { on: [schedule], schedule: "* * * * *", catch_up: all, catch_up_window: 10m }\nrules: { field: username, equals: nobody }\nsteps: [{ id: s, preset: qualys.activate_user, credentials: qualys, params: { login: "{{qualys_login}}" } }]\n',
+    );
+    const first = spawnSkein(['daemon', '--sandbox', '--listen', '127.0.0.1:0', '--state', 's.db']);
+    await lineMatching(first, 'stderr', /listening on (\S+)/);
+    first.kill('SIGTERM');
+    expect(await exitCode(first)).toBe(0);
+    // Pretend the daemon was down for 4 minutes: move the stored last fire time back.
+    const db = new Database(join(dir, 's.db'));
+    const last = new Date(Date.now() - 4 * 60_000 - 5_000);
+    db.prepare('UPDATE kv SET value = ? WHERE key = ?').run(last.toISOString(), 'schedule:minutely:last');
+    db.close();
+    const second = spawnSkein(['daemon', '--sandbox', '--listen', '127.0.0.1:0', '--state', 's.db']);
+    const logs: string[] = [];
+    createInterface({ input: second.stdout! }).on('line', (l) => logs.push(l));
+    await lineMatching(second, 'stderr', /listening on (\S+)/);
+    await new Promise((r) => setTimeout(r, 800));
+    second.kill('SIGTERM');
+    expect(await exitCode(second)).toBe(0);
+    const fires = logs.filter((l) => l.includes('"msg":"schedule fired"') && l.includes('"catch_up":true'));
+    expect(fires.length).toBeGreaterThanOrEqual(4);
+    expect(fires.length).toBeLessThanOrEqual(5);
+  });
+});
