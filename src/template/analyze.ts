@@ -1,6 +1,10 @@
 // Static analysis of a Handlebars template: syntax errors and the references it makes, each with
 // its position inside the template text, so the validator can point inside the YAML string.
-import Handlebars from 'handlebars';
+import { createRequire } from 'node:module';
+
+// Only the parser is needed here; the full runtime (template/render.ts) costs twice as much to
+// load and `skein validate` never renders.
+const { parse: parseTemplate } = createRequire(import.meta.url)('handlebars/dist/cjs/handlebars/compiler/base.js') as { parse(text: string): hbs.AST.Program };
 import { ALL_HELPER_NAMES } from './helpers.js';
 
 export interface TemplatePos {
@@ -46,7 +50,7 @@ function analyze(text: string): TemplateAnalysis {
   if (unbalanced) return { error: unbalanced, references: [], helpers: [] };
   let ast: hbs.AST.Program;
   try {
-    ast = Handlebars.parse(text);
+    ast = parseTemplate(text);
   } catch (err) {
     return { error: parseErrorPosition(text, (err as Error).message), references: [], helpers: [] };
   }

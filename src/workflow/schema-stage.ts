@@ -2,8 +2,8 @@
 // to a YAML position and rewritten as one actionable message.
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
-import addFormats from 'ajv-formats';
+import { createRequire } from 'node:module';
+import type { Ajv2020, ErrorObject, ValidateFunction } from 'ajv/dist/2020.js';
 import type { DiagnosticSink, DiagnosticCode } from '../diagnostics.js';
 import type { LocatedDoc, JsonPath } from './source.js';
 import { allowedList, closest, didYouMean } from './did-you-mean.js';
@@ -38,10 +38,17 @@ export function readSchema(kind: SchemaKind): Record<string, unknown> {
   return JSON.parse(readFileSync(fileURLToPath(new URL(`${kind}.schema.json`, schemaDir())), 'utf8')) as Record<string, unknown>;
 }
 
+/**
+ * The schema compiler, loaded on first use only: with the precompiled validators a clean run
+ * never needs it (loading ajv costs more than the whole validation of a small directory).
+ */
 function getAjv(): Ajv2020 {
   if (!ajv) {
-    ajv = new Ajv2020({ allErrors: true, strict: true, strictRequired: false, allowUnionTypes: true, verbose: true });
-    (addFormats as unknown as (a: Ajv2020) => void)(ajv);
+    const require = createRequire(import.meta.url);
+    const { Ajv2020: Ajv } = require('ajv/dist/2020.js') as typeof import('ajv/dist/2020.js');
+    const addFormats = require('ajv-formats') as (a: Ajv2020) => void;
+    ajv = new Ajv({ allErrors: true, strict: true, strictRequired: false, allowUnionTypes: true, verbose: true });
+    addFormats(ajv);
     for (const kind of Object.keys(SCHEMA_IDS) as SchemaKind[]) ajv.addSchema(readSchema(kind));
   }
   return ajv;
