@@ -90,4 +90,37 @@ describe('daemon lifecycle', () => {
     expect(fires.length).toBeGreaterThanOrEqual(4);
     expect(fires.length).toBeLessThanOrEqual(5);
   });
+
+  it('a second SIGTERM exits at once, and the next start finishes the work without duplicates', async () => {
+    const sandbox = spawnSkein(['sandbox', 'qualys', '--port', '0', '--latency', '3000']);
+    const sandboxUrl = await lineMatching(sandbox, 'stdout', /(http:\/\/127\.0\.0\.1:\d+)/);
+    cpSync(join(root, 'workflows', 'qualys-create-user.yaml'), join(dir, 'workflows', 'qualys-create-user.yaml'));
+    await promisify(execFile)(process.execPath, [bin, 'records', 'set', 'bo', 'email=bo@corp.test', 'first_name=Bo', 'last_name=B', 'title=T', 'phone=1', 'address1=A', 'city=Berlin', 'country=Germany', 'status=Active', '--state', 's.db'], { cwd: dir });
+    const args = ['daemon', '--listen', '127.0.0.1:0', '--state', 's.db', '--var', `qualys_api_url=${sandboxUrl}`, '--poll', '50ms'];
+    const first = spawnSkein(args);
+    await lineMatching(first, 'stderr', /listening on (\S+)/);
+    await new Promise((r) => setTimeout(r, 500));
+    const t0 = Date.now();
+    first.kill('SIGTERM');
+    await new Promise((r) => setTimeout(r, 200));
+    first.kill('SIGTERM');
+    expect(await exitCode(first)).toBe(1);
+    expect(Date.now() - t0).toBeLessThan(2000);
+    // The create may or may not have reached the sandbox; the restart reconciles instead of re-sending.
+    await new Promise((r) => setTimeout(r, 3000));
+    const second = spawnSkein(args);
+    await lineMatching(second, 'stderr', /listening on (\S+)/);
+    const deadline = Date.now() + 20_000;
+    let login = '';
+    while (!login && Date.now() < deadline) {
+      const { stdout } = await promisify(execFile)(process.execPath, [bin, 'records', 'get', 'bo', '--format', 'json', '--state', 's.db'], { cwd: dir });
+      login = JSON.parse(stdout).qualys_login ?? '';
+      if (!login) await new Promise((r) => setTimeout(r, 300));
+    }
+    second.kill('SIGTERM');
+    expect(await exitCode(second)).toBe(0);
+    expect(login).toMatch(/^quays/);
+    const users = (await (await fetch(`${sandboxUrl}/__sandbox/users`)).json()) as Array<{ email: string }>;
+    expect(users.filter((u) => u.email === 'bo@corp.test')).toHaveLength(1);
+  }, 60_000);
 });

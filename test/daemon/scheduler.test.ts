@@ -100,4 +100,28 @@ describe('seconds-level schedules', () => {
     expect(fired.length).toBeLessThanOrEqual(3);
     for (const t of fired) expect(t.latenessMs).toBeLessThan(500);
   });
+
+  it('overlap: queue keeps one tick waiting and runs it after the previous run', async () => {
+    await setup();
+    let running = 0;
+    let maxRunning = 0;
+    const fired: Tick[] = [];
+    scheduler = new Scheduler({
+      store,
+      log: quiet,
+      fire: async (t) => {
+        fired.push(t);
+        running++;
+        maxRunning = Math.max(maxRunning, running);
+        await new Promise((r) => setTimeout(r, 2500));
+        running--;
+      },
+    });
+    await scheduler.plan([wf({ schedule: '* * * * * *', overlap: 'queue' })]);
+    await new Promise((r) => setTimeout(r, 3300));
+    // One run at a time; the ticks during the first run left exactly one queued behind it.
+    expect(maxRunning).toBe(1);
+    expect(fired).toHaveLength(2);
+    expect(fired[1]!.at.getTime()).toBeGreaterThan(fired[0]!.at.getTime());
+  });
 });
