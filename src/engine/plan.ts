@@ -7,7 +7,8 @@ import type { RecordEvent, Store, StoredRecord } from '../store/types.js';
 import type { LoadedProject } from '../workflow/project.js';
 import { recordContext, type StepResult } from './context.js';
 import type { ShownRequest } from './request.js';
-import { evalInput, objectOf, varsOf } from './run.js';
+import { evalInput } from './record-run.js';
+import { objectOf, varsOf } from './run.js';
 import { buildStepRequest, stepRequestDef } from './step.js';
 
 export interface PlannedStep {
