@@ -1,6 +1,7 @@
 // What engine commands share: load and check the workflow directory, open the store, find a
 // workflow by name, apply --var overrides. Invalid projects stop here with located diagnostics.
-import { resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { isAbsolute, resolve } from 'node:path';
 import { formatText } from '../diagnostics-format.js';
 import { SkeinError } from '../errors.js';
 import type { WorkflowFile } from '../generated/workflow.js';
@@ -61,10 +62,15 @@ export function applyVars(project: LoadedProject, pairs: string[] | undefined): 
   project.config = { ...project.config, variables: vars };
 }
 
-export async function openWorkspace(values: { dir?: string; state?: string; var?: string[] }, io: Io, onlyWorkflow?: string): Promise<Workspace> {
+/**
+ * Loads the project and opens the store. `readOnly` commands (plan, runs list/show) never create
+ * a state file: when it does not exist they see an empty in-memory store.
+ */
+export async function openWorkspace(values: { dir?: string; state?: string; var?: string[] }, io: Io, onlyWorkflow?: string, opts: { readOnly?: boolean } = {}): Promise<Workspace> {
   const project = loadCheckedProject(values.dir ?? 'workflows', io, onlyWorkflow);
   applyVars(project, values.var);
-  const location = values.state ? resolveStateLocation(values.state, io.cwd) : defaultStatePath(io.env, io.cwd);
+  let location = values.state ? resolveStateLocation(values.state, io.cwd) : defaultStatePath(io.env, io.cwd);
+  if (opts.readOnly && isAbsolute(location) && !existsSync(location)) location = ':memory:';
   const store = await openStore(location, project.scope.objects);
   return { project, store, close: () => store.close() };
 }

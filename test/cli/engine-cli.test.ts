@@ -1,6 +1,6 @@
 // plan / run / runs through the CLI, in-process and as a child process, against the sandbox.
 import { execFile } from 'node:child_process';
-import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -147,5 +147,13 @@ steps:
     const shown = JSON.parse((await runCli(['runs', 'show', dropped.runId, '--format', 'json'], dir)).stdout);
     expect(shown.records[0].steps[0]).toMatchObject({ status: 'succeeded' });
     expect((await runCli(['runs', 'resolve', dropped.runId, 'dan', '--as', 'failed'], dir)).code).toBe(1);
+  });
+
+  it('plan and runs list never create a missing state file', async () => {
+    const plan = await runCli(['plan', 'qualys-create-user', ...withUrl()], dir, ENV);
+    expect(plan.code).toBe(0);
+    expect(plan.stdout).toMatch(/0 of 0 record\(s\) match/);
+    expect((await runCli(['runs', 'list'], dir)).stdout).toMatch(/no runs/);
+    expect(existsSync(join(dir, '.skein', 'state.db'))).toBe(false);
   });
 });

@@ -94,7 +94,7 @@ export const planCommand: Command = {
     if (positionals.length !== 1) throw new UsageError('name one workflow (or use --base REF)');
     if (values.record && values.all) throw new UsageError('use either --record or --all');
     if (values.event && !['created', 'updated', 'deleted'].includes(values.event)) throw new UsageError(`--event takes created, updated or deleted, found "${values.event}"`);
-    const ws = await openWorkspace(values, io, positionals[0]);
+    const ws = await openWorkspace(values, io, positionals[0], { readOnly: true });
     try {
       const wf = findWorkflow(ws.project, positionals[0]!);
       const plan = await planWorkflow(ws.project, ws.store, wf, { keys: values.record, event: values.event as 'updated' | undefined, limit });

@@ -136,7 +136,7 @@ export const runsCommand: Command = {
       },
     });
     if (!['table', 'json', 'text'].includes(values.format!)) throw new UsageError(`unknown format "${values.format}"; formats: table, json`);
-    const ws = await openWorkspace(values, io);
+    const ws = await openWorkspace(values, io, undefined, { readOnly: sub === 'list' || sub === 'show' });
     try {
       if (sub === 'list') {
         if (positionals.length) throw new UsageError('runs list takes no arguments');
