@@ -21,11 +21,12 @@ export function recordContext(fields: Fields, declared: Record<string, FieldDef>
 
 /** Adds what response mappings may use. */
 export function responseContext(base: Record<string, unknown>, status: number | undefined, headers: Record<string, string>, res: ParsedResponse | undefined): Record<string, unknown> {
-  return {
-    ...base,
-    response: res ? renderableTree(res.tree ?? res.text, res.text) : '',
-    response_status: status ?? '',
-    response_headers: headers,
-    outputs: res?.outputs ?? {},
-  };
+  const ctx: Record<string, unknown> = { ...base, response_status: status ?? '', response_headers: headers, outputs: res?.outputs ?? {} };
+  // Built on first use only: most mappings never reach into the parsed body.
+  let tree: unknown;
+  Object.defineProperty(ctx, 'response', {
+    enumerable: true,
+    get: () => (tree ??= res ? renderableTree(res.tree ?? res.text, res.text) : ''),
+  });
+  return ctx;
 }
