@@ -5,7 +5,7 @@ import { isAbsolute, resolve } from 'node:path';
 import { formatText } from '../diagnostics-format.js';
 import { SkeinError } from '../errors.js';
 import type { WorkflowFile } from '../generated/workflow.js';
-import { defaultStatePath, openStore, resolveStateLocation } from '../store/index.js';
+import { defaultStateLocation, openStore, resolveStateLocation } from '../store/index.js';
 import type { Store } from '../store/types.js';
 import { allowedList, didYouMean } from '../workflow/did-you-mean.js';
 import { collectProjects, loadProject, projectDiagnostics, type LoadedProject } from '../workflow/project.js';
@@ -69,7 +69,7 @@ export function applyVars(project: LoadedProject, pairs: string[] | undefined): 
 export async function openWorkspace(values: { dir?: string; state?: string; var?: string[] }, io: Io, onlyWorkflow?: string, opts: { readOnly?: boolean } = {}): Promise<Workspace> {
   const project = loadCheckedProject(values.dir ?? 'workflows', io, onlyWorkflow);
   applyVars(project, values.var);
-  let location = values.state ? resolveStateLocation(values.state, io.cwd) : defaultStatePath(io.env, io.cwd);
+  let location = values.state ? resolveStateLocation(values.state, io.cwd) : defaultStateLocation(io.env, io.cwd);
   if (opts.readOnly && isAbsolute(location) && !existsSync(location)) location = ':memory:';
   const store = await openStore(location, project.scope.objects);
   return { project, store, close: () => store.close() };

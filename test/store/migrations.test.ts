@@ -71,10 +71,10 @@ describe('openStore and defaultStatePath', () => {
     expect(defaultStatePath({ SKEIN_STATE: '/abs/s.db' }, '/work/p')).toBe('/abs/s.db');
   });
 
-  it('opens SQLite for a path and refuses postgres for now', async () => {
+  it('opens SQLite for a path and refuses URLs of other databases', async () => {
     const store = await openStore(path.join(tempDir(), 's.db'), testObjects());
     expect(await store.countRecords('users')).toBe(0);
     await store.close();
-    await expect(openStore('postgres://u:p@h/db', testObjects())).rejects.toMatchObject({ code: 'store-unsupported' });
+    await expect(openStore('mysql://u:p@h/db', testObjects())).rejects.toMatchObject({ code: 'store-unsupported' });
   });
 });

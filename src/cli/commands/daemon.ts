@@ -5,7 +5,7 @@ import { parseArgs } from 'node:util';
 import { Daemon } from '../../daemon/daemon.js';
 import { createLogger } from '../../daemon/logger.js';
 import { SkeinError } from '../../errors.js';
-import { defaultStatePath, resolveStateLocation } from '../../store/index.js';
+import { defaultStateLocation, resolveStateLocation } from '../../store/index.js';
 import { UsageError, type Command } from '../command.js';
 import { EXIT } from '../exit-codes.js';
 import type { Io } from '../io.js';
@@ -97,7 +97,7 @@ export const daemonCommand: Command = {
       sandbox = sb;
       log.info({ sandbox: url, account: account!.username }, 'Qualys sandbox started in-process');
     }
-    const state = values.state ? resolveStateLocation(values.state, io.cwd) : defaultStatePath(io.env, io.cwd);
+    const state = values.state ? resolveStateLocation(values.state, io.cwd) : defaultStateLocation(io.env, io.cwd);
     const daemon = new Daemon({ dir: values.dir!, cwd: io.cwd, state, host, port, env, log, vars, pollMs: ms(values.poll!, '--poll'), apiToken: token });
     try {
       const url = await daemon.start();

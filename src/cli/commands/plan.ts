@@ -12,7 +12,7 @@ import { diffProjects } from '../../gitops/diff.js';
 import { buildReport, formatBasePlanJson, formatBasePlanMarkdown, formatBasePlanText } from '../../gitops/format.js';
 import { computeImpact } from '../../gitops/impact.js';
 import { formatFromPath, ImportParseError, importRecords, parseImport } from '../../records/import.js';
-import { defaultStatePath, openStore, resolveStateLocation } from '../../store/index.js';
+import { defaultStateLocation, openStore, redactUrl, resolveStateLocation } from '../../store/index.js';
 import type { Store } from '../../store/types.js';
 import { collectProjects, loadProject, projectDiagnostics, type LoadedProject } from '../../workflow/project.js';
 import { UsageError, type Command } from '../command.js';
@@ -191,7 +191,7 @@ async function openRecords(values: BaseValues, io: Io, head: LoadedProject): Pro
       throw err;
     }
   }
-  const location = values.state ? resolveStateLocation(values.state, io.cwd) : defaultStatePath(io.env, io.cwd);
+  const location = values.state ? resolveStateLocation(values.state, io.cwd) : defaultStateLocation(io.env, io.cwd);
   // Never create a state file that does not exist: an empty in-memory store stands in.
   if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(location) && location !== ':memory:' && !existsSync(location)) {
     return { store: await openStore(':memory:', head.scope.objects), source: `no state store at ${shown(location)}` };
@@ -199,6 +199,6 @@ async function openRecords(values: BaseValues, io: Io, head: LoadedProject): Pro
   return { store: await openStore(location, head.scope.objects), source: `state store ${shown(location)}` };
   function shown(p: string): string {
     const rel = relative(io.cwd, p);
-    return rel && !rel.startsWith('..') && !/^[a-z][a-z0-9+.-]*:\/\//i.test(p) ? rel : p;
+    return rel && !rel.startsWith('..') && !/^[a-z][a-z0-9+.-]*:\/\//i.test(p) ? rel : redactUrl(p);
   }
 }

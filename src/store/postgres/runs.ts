@@ -1,0 +1,246 @@
+// Run history on PostgreSQL: runs, the records each run touched, and each record's steps. Text
+// columns are cut exactly as on SQLite (capText, TEXT_CAP_BYTES), and a truncated JSON column
+// reads back as the stored string.
+import { SkeinError } from '../../errors.js';
+import { capText, newRunId } from '../sqlite/runs.js';
+import {
+  TRUNCATION_MARKER,
+  type ListRunsOptions,
+  type NewRun,
+  type RunDetail,
+  type RunRecordRow,
+  type RunRecordStatus,
+  type RunRow,
+  type RunStatus,
+  type StepRow,
+  type StepStatus,
+} from '../types.js';
+import type { Queryable } from './records.js';
+
+function isTruncated(s: string): boolean {
+  return s.endsWith(']') && s.includes(TRUNCATION_MARKER);
+}
+
+function writeJson(v: unknown): string | null {
+  if (v === undefined || v === null) return null;
+  return capText(JSON.stringify(v));
+}
+
+function readJson(s: string | null): unknown {
+  if (s === null) return null;
+  return isTruncated(s) ? s : JSON.parse(s);
+}
+
+/** Capped as on SQLite; U+0000, which PostgreSQL text cannot hold, becomes U+FFFD. */
+function writeText(v: string | null | undefined): string | null {
+  return v === undefined || v === null ? null : capText(v).replace(/\u0000/g, '\uFFFD');
+}
+
+interface RunDbRow {
+  id: string;
+  workflow: string;
+  trigger: string;
+  trigger_data: string | null;
+  status: RunStatus;
+  summary: string | null;
+  started_at: string;
+  finished_at: string | null;
+}
+
+interface RunRecordDbRow {
+  record_key: string;
+  object: string;
+  status: RunRecordStatus;
+  error: string | null;
+  started_at: string;
+  finished_at: string | null;
+}
+
+interface StepDbRow {
+  record_key: string;
+  step_id: string;
+  status: StepStatus;
+  request: string | null;
+  response: string | null;
+  http_status: number | null;
+  qualys_code: string | null;
+  qualys_message: string | null;
+  outputs: string | null;
+  error: string | null;
+  attempts: number;
+  duration_ms: string | null;
+  started_at: string | null;
+  finished_at: string | null;
+}
+
+const RUN_COLUMNS = 'id, workflow, trigger, trigger_data, status, summary, started_at, finished_at';
+const STEP_COLUMNS = [
+  'status', 'request', 'response', 'http_status', 'qualys_code', 'qualys_message',
+  'outputs', 'error', 'attempts', 'duration_ms', 'started_at', 'finished_at',
+] as const;
+const STEP_SELECT = `record_key, step_id, ${STEP_COLUMNS.join(', ')}`;
+
+function toRun(r: RunDbRow): RunRow {
+  return { ...r, trigger_data: readJson(r.trigger_data), summary: readJson(r.summary) };
+}
+
+function toStep(r: StepDbRow): StepRow {
+  return {
+    step_id: r.step_id,
+    status: r.status,
+    request: readJson(r.request),
+    response: r.response,
+    http_status: r.http_status,
+    qualys_code: r.qualys_code,
+    qualys_message: r.qualys_message,
+    outputs: readJson(r.outputs),
+    error: r.error,
+    attempts: r.attempts,
+    duration_ms: r.duration_ms === null ? null : Number(r.duration_ms),
+    started_at: r.started_at,
+    finished_at: r.finished_at,
+  };
+}
+
+export class PgRuns {
+  constructor(private readonly now: () => string) {}
+
+  private async mustHaveRun(q: Queryable, runId: string): Promise<void> {
+    const r = await q.query('SELECT 1 FROM runs WHERE id = $1', [runId]);
+    if (r.rowCount === 0) throw new SkeinError('run-not-found', `no run with id "${runId}"`);
+  }
+
+  async createRun(q: Queryable, run: NewRun): Promise<string> {
+    const id = newRunId();
+    await q.query(
+      "INSERT INTO runs (id, workflow, trigger, trigger_data, status, started_at) VALUES ($1, $2, $3, $4, 'running', $5)",
+      [id, run.workflow, run.trigger, writeJson(run.trigger_data), this.now()],
+    );
+    return id;
+  }
+
+  async startRunRecord(q: Queryable, runId: string, object: string, key: string): Promise<void> {
+    await this.mustHaveRun(q, runId);
+    await q.query(
+      "INSERT INTO run_records (run_id, record_key, object, status, started_at) VALUES ($1, $2, $3, 'running', $4) ON CONFLICT (run_id, record_key) DO NOTHING",
+      [runId, key, object, this.now()],
+    );
+  }
+
+  async finishRunRecord(q: Queryable, runId: string, key: string, status: RunRecordStatus, error?: string | null): Promise<void> {
+    const r = await q.query(
+      'UPDATE run_records SET status = $1, error = $2, finished_at = $3 WHERE run_id = $4 AND record_key = $5',
+      [status, writeText(error), this.now(), runId, key],
+    );
+    if (r.rowCount === 0) throw new SkeinError('run-record-not-found', `run "${runId}" has no record "${key}"; call startRunRecord first`);
+  }
+
+  async stepsInDoubt(q: Queryable, workflow: string, recordKey: string, stepId: string): Promise<Array<StepRow & { run_id: string }>> {
+    const r = await q.query<StepDbRow & { run_id: string }>(
+      `SELECT s.run_id, ${STEP_SELECT.split(', ').map((c) => 's.' + c).join(', ')}
+         FROM run_steps s JOIN runs r ON r.id = s.run_id
+        WHERE s.record_key = $1 AND s.step_id = $2 AND s.status IN ('running', 'unknown') AND r.workflow = $3
+        ORDER BY s.seq`,
+      [recordKey, stepId, workflow],
+    );
+    return r.rows.map((row) => ({ ...toStep(row), run_id: row.run_id }));
+  }
+
+  /** Fields of `step` left undefined keep their stored value on update. */
+  async recordStep(q: Queryable, runId: string, recordKey: string, step: StepRow): Promise<void> {
+    const has = await q.query('SELECT 1 FROM run_records WHERE run_id = $1 AND record_key = $2', [runId, recordKey]);
+    if (has.rowCount === 0) {
+      await this.mustHaveRun(q, runId);
+      throw new SkeinError('run-record-not-found', `run "${runId}" has no record "${recordKey}"; call startRunRecord first`);
+    }
+    // One statement: insert, or update only the columns this call gives (undefined keeps).
+    const given: Record<(typeof STEP_COLUMNS)[number], boolean> = {
+      status: true,
+      request: step.request !== undefined,
+      response: step.response !== undefined,
+      http_status: step.http_status !== undefined,
+      qualys_code: step.qualys_code !== undefined,
+      qualys_message: step.qualys_message !== undefined,
+      outputs: step.outputs !== undefined,
+      error: step.error !== undefined,
+      attempts: step.attempts !== undefined,
+      duration_ms: step.duration_ms !== undefined,
+      started_at: step.started_at !== undefined,
+      finished_at: step.finished_at !== undefined,
+    };
+    const values: unknown[] = [
+      runId,
+      recordKey,
+      step.step_id,
+      step.status,
+      writeJson(step.request),
+      writeText(step.response),
+      step.http_status ?? null,
+      step.qualys_code ?? null,
+      writeText(step.qualys_message),
+      writeJson(step.outputs),
+      writeText(step.error),
+      step.attempts ?? 0,
+      step.duration_ms ?? null,
+      step.started_at ?? null,
+      step.finished_at ?? null,
+    ];
+    const updates = STEP_COLUMNS.filter((c) => given[c]).map((c) => `${c} = excluded.${c}`);
+    await q.query(
+      `INSERT INTO run_steps (run_id, record_key, step_id, ${STEP_COLUMNS.join(', ')})
+       VALUES (${values.map((_, i) => '$' + (i + 1)).join(', ')})
+       ON CONFLICT (run_id, record_key, step_id) DO UPDATE SET ${updates.join(', ')}`,
+      values,
+    );
+  }
+
+  async finishRun(q: Queryable, runId: string, status: RunStatus, summary?: unknown): Promise<void> {
+    const r = await q.query('UPDATE runs SET status = $1, summary = $2, finished_at = $3 WHERE id = $4', [status, writeJson(summary), this.now(), runId]);
+    if (r.rowCount === 0) throw new SkeinError('run-not-found', `no run with id "${runId}"`);
+  }
+
+  async listRuns(q: Queryable, opts: ListRunsOptions = {}): Promise<RunRow[]> {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    if (opts.workflow !== undefined) {
+      params.push(opts.workflow);
+      where.push(`workflow = $${params.length}`);
+    }
+    if (opts.status !== undefined) {
+      params.push(opts.status);
+      where.push(`status = $${params.length}`);
+    }
+    params.push(opts.limit ?? 50);
+    const r = await q.query<RunDbRow>(
+      `SELECT ${RUN_COLUMNS} FROM runs ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY id DESC LIMIT $${params.length}`,
+      params,
+    );
+    return r.rows.map(toRun);
+  }
+
+  async getRun(q: Queryable, runId: string): Promise<RunDetail | null> {
+    const run = (await q.query<RunDbRow>(`SELECT ${RUN_COLUMNS} FROM runs WHERE id = $1`, [runId])).rows[0];
+    if (!run) return null;
+    const steps = new Map<string, StepRow[]>();
+    const stepRows = await q.query<StepDbRow>(`SELECT ${STEP_SELECT} FROM run_steps WHERE run_id = $1 ORDER BY seq`, [runId]);
+    for (const s of stepRows.rows) {
+      const list = steps.get(s.record_key) ?? [];
+      list.push(toStep(s));
+      steps.set(s.record_key, list);
+    }
+    const recs = await q.query<RunRecordDbRow>(
+      'SELECT record_key, object, status, error, started_at, finished_at FROM run_records WHERE run_id = $1 ORDER BY seq',
+      [runId],
+    );
+    const records = recs.rows.map((r): RunRecordRow & { steps: StepRow[] } => ({
+      object: r.object,
+      key: r.record_key,
+      status: r.status,
+      error: r.error,
+      started_at: r.started_at,
+      finished_at: r.finished_at,
+      steps: steps.get(r.record_key) ?? [],
+    }));
+    return { ...toRun(run), records };
+  }
+}
