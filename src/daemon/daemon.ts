@@ -3,6 +3,7 @@
 // down gracefully. Resources are released in reverse order of acquisition.
 import { watch, type FSWatcher } from 'node:fs';
 import type { Server } from 'node:http';
+import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { sortDiagnostics, type Diagnostic } from '../diagnostics.js';
@@ -62,7 +63,7 @@ export class Daemon {
     this.store = await openStore(this.opts.state, this.project.scope.objects);
     this.http = new HttpClient({ connections: this.opts.concurrency ?? 16 });
     this.metrics = new DaemonMetrics(this.http.limiter);
-    this.scheduler = new Scheduler({ store: this.store, log: this.log, fire: (t) => this.track(this.fireTick(t)) });
+    this.scheduler = new Scheduler({ store: this.store, log: this.log, runner: `${hostname()}:${process.pid}`, fire: (t) => this.track(this.fireTick(t)) });
     await this.scheduler.plan(this.runnable());
     this.metrics.workflows.set({ state: 'loaded' }, this.runnable().length);
     this.metrics.workflows.set({ state: 'invalid' }, this.project.workflows.filter((w) => !w.valid).length);

@@ -19,6 +19,8 @@ export interface Tick {
 export interface SchedulerDeps {
   store: Store;
   log: Logger;
+  /** This runner's id, recorded with each tick it claims. */
+  runner?: string;
   /** Runs the workflow for one tick; resolves when the run ended. */
   fire(tick: Tick): Promise<void>;
   now?: () => Date;
@@ -109,6 +111,11 @@ export class Scheduler {
       await current;
       this.queued.delete(wf.name);
       if (this.stopped) return;
+    }
+    // Exactly once across runners sharing the store: only the runner that claims the tick fires it.
+    if (!(await this.deps.store.claimTick(wf.name, at.toISOString(), this.deps.runner ?? `pid:${process.pid}`))) {
+      this.deps.log.debug({ workflow: wf.name, tick: at.toISOString() }, 'schedule tick already claimed');
+      return;
     }
     const now = this.deps.now?.() ?? new Date();
     // The fire time is stored before the run starts: a crash mid-run does not fire this tick again.

@@ -225,6 +225,11 @@ export interface Store extends StoreTx {
    */
   transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T>;
   /**
+   * Claims one schedule tick of a workflow: true for exactly one caller across every runner that
+   * shares this store, false for all others (and for a tick claimed before).
+   */
+  claimTick(workflow: string, tick: string, runner: string): Promise<boolean>;
+  /**
    * Applies the writes atomically (all or none) and resolves with each one's result (setFields:
    * the event or null; markEventHandled: boolean). Concurrent commits share one database commit
    * (group commit), which is what keeps the engine's per-step journal cheap.

@@ -591,6 +591,18 @@ describe.each([sqlite, pgBackend()])('Store contract: $name', (backend) => {
       await expect(store.setKv('x', 'y')).rejects.toMatchObject({ code: 'store-closed' });
     });
 
+    it('claimTick: each (workflow, tick) is claimed once, also by racing store instances', async () => {
+      const location = await backend.freshLocation();
+      const a = await openAt(location);
+      const b = await openAt(location);
+      expect(await a.claimTick('nightly', '2025-01-01T02:00:00.000Z', 'runner-a')).toBe(true);
+      expect(await a.claimTick('nightly', '2025-01-01T02:00:00.000Z', 'runner-a')).toBe(false);
+      expect(await a.claimTick('other', '2025-01-01T02:00:00.000Z', 'runner-a')).toBe(true);
+      const ticks = Array.from({ length: 20 }, (_, i) => new Date(Date.UTC(2025, 0, 2, 0, 0, i)).toISOString());
+      const results = await Promise.all(ticks.flatMap((t) => [a.claimTick('fast', t, 'runner-a'), b.claimTick('fast', t, 'runner-b')]));
+      for (let i = 0; i < ticks.length; i++) expect([results[2 * i], results[2 * i + 1]].filter(Boolean)).toHaveLength(1);
+    });
+
     it('keeps data across reopen, migrates idempotently, and refuses a newer schema', async () => {
       const location = await backend.freshLocation();
       const first = await openAt(location);

@@ -108,6 +108,19 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 2,
+    name: 'schedule tick claims (each tick fires once across runners)',
+    sql: `
+      CREATE TABLE schedule_claims (
+        workflow   TEXT NOT NULL,
+        tick       TEXT NOT NULL,
+        runner     TEXT NOT NULL,
+        claimed_at TEXT NOT NULL,
+        PRIMARY KEY (workflow, tick)
+      );
+    `,
+  },
 ];
 
 /** The newest schema version this build knows. */

@@ -225,6 +225,12 @@ class PgStore implements Store {
   getKv(key: string) {
     return this.read((q) => this.kvGet(q, key));
   }
+  async claimTick(workflow: string, tick: string, runner: string): Promise<boolean> {
+    return this.read(async (q) => {
+      const r = await q.query('INSERT INTO schedule_claims (workflow, tick, runner, claimed_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING', [workflow, tick, runner, this.now()]);
+      return r.rowCount === 1;
+    });
+  }
   setKv(key: string, value: string) {
     return this.inTx((w) => this.kvSet(w.c, key, value));
   }

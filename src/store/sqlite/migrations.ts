@@ -103,6 +103,19 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX run_steps_in_doubt ON run_steps (record_key, step_id) WHERE status IN ('running', 'unknown');
     `,
   },
+  {
+    version: 3,
+    name: 'schedule tick claims (each tick fires once across runners)',
+    sql: `
+      CREATE TABLE schedule_claims (
+        workflow   TEXT NOT NULL,
+        tick       TEXT NOT NULL,
+        runner     TEXT NOT NULL,
+        claimed_at TEXT NOT NULL,
+        PRIMARY KEY (workflow, tick)
+      ) WITHOUT ROWID;
+    `,
+  },
 ];
 
 /** The newest schema version this build knows. */

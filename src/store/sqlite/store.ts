@@ -231,6 +231,15 @@ class SqliteStore implements Store {
     return this.write(() => void this.kv.set.run(key, value, this.now()));
   }
 
+  claimTick(workflow: string, tick: string, runner: string): Promise<boolean> {
+    return this.write(() => this.claimStmt().run(workflow, tick, runner, this.now()).changes === 1);
+  }
+
+  private claim?: Database.Statement<[string, string, string, string]>;
+  private claimStmt() {
+    return (this.claim ??= this.db.prepare('INSERT OR IGNORE INTO schedule_claims (workflow, tick, runner, claimed_at) VALUES (?, ?, ?, ?)'));
+  }
+
   commit(ops: WriteOp[]): Promise<unknown[]> {
     return this.write(() =>
       ops.map((o) => {
