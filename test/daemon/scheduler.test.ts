@@ -44,7 +44,8 @@ describe('catch-up after downtime', () => {
     ['all', 10],
   ] as const)('catch_up: %s runs %i of 10 missed minute ticks', async (policy, expected) => {
     await setup();
-    const now = new Date();
+    // Half past a minute, so exactly ten minute boundaries lie in the last 10 min 1 s.
+    const now = new Date(Math.floor(Date.now() / 60_000) * 60_000 + 30_000);
     await store.setKv('schedule:tick:last', new Date(now.getTime() - 10 * 60_000 - 1000).toISOString());
     const fired: Tick[] = [];
     scheduler = new Scheduler({ store, log: quiet, fire: async (t) => void fired.push(t), now: () => now });
