@@ -192,7 +192,17 @@ describe('import', () => {
       expect(rec?.fields.email).toBe(u.email);
     }
     expect((await h.store.getRecord('users', 'gone.user'))!.fields.qualys_status).toBe('Vanished');
+    const lastEvent = await h.store.lastEventId();
     const second = await runWorkflow(h.deps, h.workflow('qualys-import-users'), { trigger: 'manual' });
-    expect(second.import).toMatchObject({ listed, created: 0, updated: 0, unchanged: listed, vanished: 0 });
+    expect(second.import).toMatchObject({ listed, created: 0, vanished: 0, rejected: 0 });
+    // Nothing changed in Qualys, except that the calling API account's own last login moves with
+    // each call (when the second call lands in a later second): at most that one update.
+    const changes = (await h.store.readEvents({ afterId: lastEvent, limit: 100 })).filter((e) => e.source === 'workflow:qualys-import-users');
+    expect(changes.length).toBe(second.import!.updated);
+    expect(second.import!.unchanged + second.import!.updated).toBe(listed);
+    for (const e of changes) {
+      expect(e.after!.qualys_login).toBe('sandbox_mgr');
+      expect(e.changed).toEqual(['qualys_last_login']);
+    }
   });
 });
