@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { capText, newRunId } from '../../src/store/sqlite/runs.js';
+import { capText, newRunId } from '../../src/store/history-rows.js';
 import { TEXT_CAP_BYTES, TRUNCATION_MARKER } from '../../src/store/types.js';
 import { openTempStore } from './helpers.js';
 

@@ -2,105 +2,17 @@
 // columns are cut exactly as on SQLite (capText, TEXT_CAP_BYTES), and a truncated JSON column
 // reads back as the stored string.
 import { SkeinError } from '../../errors.js';
-import { capText, newRunId } from '../sqlite/runs.js';
-import {
-  TRUNCATION_MARKER,
-  type ListRunsOptions,
-  type NewRun,
-  type RunDetail,
-  type RunRecordRow,
-  type RunRecordStatus,
-  type RunRow,
-  type RunStatus,
-  type StepRow,
-  type StepStatus,
-} from '../types.js';
+import { newRunId, STEP_COLUMNS, toRun, toStep, writeJson, writeText as capTextColumn, type RunDbRow, type RunRecordDbRow, type StepDbRow } from '../history-rows.js';
+import type { ListRunsOptions, NewRun, RunDetail, RunRecordRow, RunRecordStatus, RunRow, RunStatus, StepRow } from '../types.js';
 import type { Queryable } from './records.js';
-
-function isTruncated(s: string): boolean {
-  return s.endsWith(']') && s.includes(TRUNCATION_MARKER);
-}
-
-function writeJson(v: unknown): string | null {
-  if (v === undefined || v === null) return null;
-  return capText(JSON.stringify(v));
-}
-
-function readJson(s: string | null): unknown {
-  if (s === null) return null;
-  return isTruncated(s) ? s : JSON.parse(s);
-}
 
 /** Capped as on SQLite; U+0000, which PostgreSQL text cannot hold, becomes U+FFFD. */
 function writeText(v: string | null | undefined): string | null {
-  return v === undefined || v === null ? null : capText(v).replace(/\u0000/g, '\uFFFD');
-}
-
-interface RunDbRow {
-  id: string;
-  workflow: string;
-  trigger: string;
-  trigger_data: string | null;
-  status: RunStatus;
-  summary: string | null;
-  started_at: string;
-  finished_at: string | null;
-}
-
-interface RunRecordDbRow {
-  record_key: string;
-  object: string;
-  status: RunRecordStatus;
-  error: string | null;
-  started_at: string;
-  finished_at: string | null;
-}
-
-interface StepDbRow {
-  record_key: string;
-  step_id: string;
-  status: StepStatus;
-  request: string | null;
-  response: string | null;
-  http_status: number | null;
-  qualys_code: string | null;
-  qualys_message: string | null;
-  outputs: string | null;
-  error: string | null;
-  attempts: number;
-  duration_ms: string | null;
-  started_at: string | null;
-  finished_at: string | null;
+  return capTextColumn(v)?.replace(/\u0000/g, '\uFFFD') ?? null;
 }
 
 const RUN_COLUMNS = 'id, workflow, trigger, trigger_data, status, summary, started_at, finished_at';
-const STEP_COLUMNS = [
-  'status', 'request', 'response', 'http_status', 'qualys_code', 'qualys_message',
-  'outputs', 'error', 'attempts', 'duration_ms', 'started_at', 'finished_at',
-] as const;
 const STEP_SELECT = `record_key, step_id, ${STEP_COLUMNS.join(', ')}`;
-
-function toRun(r: RunDbRow): RunRow {
-  return { ...r, trigger_data: readJson(r.trigger_data), summary: readJson(r.summary) };
-}
-
-function toStep(r: StepDbRow): StepRow {
-  return {
-    step_id: r.step_id,
-    status: r.status,
-    request: readJson(r.request),
-    response: r.response,
-    http_status: r.http_status,
-    qualys_code: r.qualys_code,
-    qualys_message: r.qualys_message,
-    outputs: readJson(r.outputs),
-    error: r.error,
-    attempts: r.attempts,
-    duration_ms: r.duration_ms === null ? null : Number(r.duration_ms),
-    started_at: r.started_at,
-    finished_at: r.finished_at,
-  };
-}
 
 export class PgRuns {
   constructor(private readonly now: () => string) {}
