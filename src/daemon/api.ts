@@ -86,6 +86,7 @@ async function handle(daemon: Daemon, token: string | undefined, req: IncomingMe
     return;
   }
   if (path === '/api/workflows' && method === 'GET') return send(res, 200, daemon.workflowsInfo());
+  if (path === '/api/cluster' && method === 'GET') return send(res, 200, await daemon.cluster());
   if (path === '/api/runs' && method === 'GET') {
     const status = url.searchParams.get('status') ?? undefined;
     const runs = await daemon.store.listRuns({ workflow: url.searchParams.get('workflow') ?? undefined, status: status as never, limit: Number(url.searchParams.get('limit') ?? 50) });

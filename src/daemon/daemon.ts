@@ -3,7 +3,6 @@
 // down gracefully. Resources are released in reverse order of acquisition.
 import { watch, type FSWatcher } from 'node:fs';
 import type { Server } from 'node:http';
-import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { sortDiagnostics, type Diagnostic } from '../diagnostics.js';
@@ -11,9 +10,10 @@ import { SkeinError } from '../errors.js';
 import type { WorkflowFile } from '../generated/workflow.js';
 import { HttpClient } from '../http/index.js';
 import { runPending } from '../engine/pending.js';
+import { deadLocalRunners, Presence } from '../engine/presence.js';
 import { runWorkflow, type EngineDeps, type RunSummary } from '../engine/run.js';
 import { openStore } from '../store/index.js';
-import type { Fields, Store } from '../store/types.js';
+import type { Fields, RunRow, Store } from '../store/types.js';
 import { collectProjects, loadProject, projectDiagnostics, type LoadedProject } from '../workflow/project.js';
 import { applySuppressions } from '../workflow/suppress.js';
 import { createApi } from './api.js';
@@ -35,6 +35,10 @@ export interface DaemonOptions {
   pollMs?: number;
   concurrency?: number;
   apiToken?: string;
+  /** A runner silent this long is taken for dead: its event leases lapse and its runs are adopted (default 30 s). */
+  leaseTtlMs?: number;
+  /** Events leased per claim (default 16 per unit of concurrency). */
+  claimBatch?: number;
 }
 
 export class Daemon {
@@ -52,6 +56,8 @@ export class Daemon {
   private lastSeenEvent = 0;
   private readonly stopping = new AbortController();
   private readonly inFlight = new Set<Promise<unknown>>();
+  presence!: Presence;
+  private adopter?: NodeJS.Timeout;
 
   constructor(private readonly opts: DaemonOptions) {
     this.log = opts.log;
@@ -61,13 +67,19 @@ export class Daemon {
   async start(): Promise<string> {
     this.loadWorkflows();
     this.store = await openStore(this.opts.state, this.project.scope.objects);
+    this.presence = await Presence.start(this.store, {
+      role: 'daemon',
+      ttlMs: this.opts.leaseTtlMs,
+      onError: (err) => this.log.error({ err: (err as Error).message }, 'runner heartbeat failed; retrying'),
+    });
     this.http = new HttpClient({ connections: this.opts.concurrency ?? 16 });
     this.metrics = new DaemonMetrics(this.http.limiter);
-    this.scheduler = new Scheduler({ store: this.store, log: this.log, runner: `${hostname()}:${process.pid}`, fire: (t) => this.track(this.fireTick(t)) });
+    this.scheduler = new Scheduler({ store: this.store, log: this.log, runner: this.presence.id, fire: (t) => this.track(this.fireTick(t)) });
     await this.scheduler.plan(this.runnable());
     this.metrics.workflows.set({ state: 'loaded' }, this.runnable().length);
     this.metrics.workflows.set({ state: 'invalid' }, this.project.workflows.filter((w) => !w.valid).length);
-    await this.resumeInterrupted();
+    await this.adoptOrphans();
+    this.adopter = setInterval(() => void this.adoptOrphans(), Math.max(100, Math.floor(this.presence.ttlMs / 3)));
     this.server = createApi(this, this.opts.apiToken);
     await new Promise<void>((resolve, reject) => {
       this.server!.once('error', reject);
@@ -75,6 +87,7 @@ export class Daemon {
     });
     const { port } = this.server.address() as AddressInfo;
     const url = `http://${this.opts.host.includes(':') ? `[${this.opts.host}]` : this.opts.host}:${port}`;
+    await this.presence.setInfo({ api: url, workflows: this.runnable().length });
     this.schedulePoll();
     this.watch();
     this.log.info({ url, workflows: this.runnable().length, invalid: this.project.workflows.filter((w) => !w.valid).length }, 'daemon started');
@@ -143,13 +156,28 @@ export class Daemon {
   }
 
   /**
-   * Runs left `running` by a runner that died are closed as cancelled and resumed: scheduled and
-   * manual runs run again over the same records (steps in doubt are reconciled, not re-sent);
-   * event runs resume by themselves, since their events were not marked handled.
+   * Runs left `running` by a runner that died (its heartbeat older than the lease time, or its
+   * process gone from this host) are adopted by exactly one live runner, closed as cancelled and
+   * resumed: scheduled and manual runs run again over the same records (steps in doubt are
+   * reconciled, not re-sent); event runs resume by themselves once their event leases lapse,
+   * since their events were not marked handled. Runs at start and every third of the lease time.
    */
-  private async resumeInterrupted(): Promise<void> {
-    for (const run of await this.store.listRuns({ status: 'running', limit: 10_000 })) {
-      await this.store.finishRun(run.id, 'cancelled', { interrupted: true, note: 'the runner stopped during this run; resumed by the next start' });
+  private async adoptOrphans(): Promise<void> {
+    if (this.stopping.signal.aborted) return;
+    try {
+      for (const id of deadLocalRunners(await this.store.listRunners(this.presence.ttlMs))) {
+        this.log.info({ dead_runner: id }, 'a runner on this host is gone; releasing its leases');
+        await this.store.removeRunner(id);
+      }
+      await this.resumeRuns(await this.store.adoptOrphanRuns(this.presence.id, this.presence.ttlMs));
+    } catch (err) {
+      this.log.error({ err: (err as Error).message }, 'adopting the runs of dead runners failed; retrying');
+    }
+  }
+
+  private async resumeRuns(runs: RunRow[]): Promise<void> {
+    for (const run of runs) {
+      await this.store.finishRun(run.id, 'cancelled', { interrupted: true, note: 'the runner stopped during this run; resumed by another runner or the next start' });
       const wf = this.runnable().find((w) => w.name === run.workflow);
       if (!wf || run.trigger === 'event') continue;
       const keys = (run.trigger_data as { keys?: string[] } | null)?.keys;
@@ -172,6 +200,7 @@ export class Daemon {
       env: this.opts.env,
       concurrency: this.opts.concurrency ?? 16,
       stopSignal: this.stopping.signal,
+      runner: this.presence,
       onStep: (e) => {
         this.metrics.step(e);
         // Every step line carries the workflow, run, record and step ids.
@@ -208,7 +237,7 @@ export class Daemon {
   private async pollOnce(): Promise<void> {
     try {
       const oldest = (await this.store.readEvents({ afterId: this.lastSeenEvent, limit: 1 }))[0];
-      const runs = await runPending(this.deps());
+      const runs = await runPending(this.deps(), { batch: this.opts.claimBatch ?? 16 * (this.opts.concurrency ?? 16) });
       this.lastSeenEvent = await this.store.lastEventId();
       this.metrics.outboxLag.set(runs.length && oldest ? Math.max(0, (Date.now() - Date.parse(oldest.at)) / 1000) : 0);
       for (const s of runs) {
@@ -241,6 +270,11 @@ export class Daemon {
     }));
   }
 
+  /** The runners sharing this store, for GET /api/cluster. */
+  async cluster(): Promise<unknown> {
+    return { self: this.presence.id, lease_ttl_ms: this.presence.ttlMs, runners: await this.store.listRunners(this.presence.ttlMs) };
+  }
+
   async readiness(): Promise<{ ready: boolean; workflows: number; store: string }> {
     try {
       await this.store.countRecords(this.project.scope.objects.keys().next().value ?? 'users');
@@ -265,11 +299,16 @@ export class Daemon {
     this.stopping.abort();
     this.watcher?.close();
     if (this.poller) clearTimeout(this.poller);
+    clearInterval(this.adopter);
     this.server?.close();
     const drained = Promise.allSettled([this.scheduler?.stop(), this.polling, ...this.inFlight]).then(() => true);
     const deadline = new Promise<boolean>((r) => setTimeout(() => r(false), timeoutMs).unref());
     const clean = await Promise.race([drained, deadline]);
     await this.http?.close().catch(() => undefined);
+    // Only after a clean drain may the runner vanish at once; with work still in flight its leases
+    // and runs must lapse and be taken over as after a crash.
+    if (clean) await this.presence?.stop();
+    else this.presence?.halt();
     await this.store?.close().catch(() => undefined);
     this.log.info({ clean }, clean ? 'daemon stopped' : 'daemon stopped at the shutdown deadline with work in flight');
     return clean;

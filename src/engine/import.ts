@@ -17,7 +17,7 @@ export async function runImport(deps: EngineDeps, wf: WorkflowFile, target: RunT
   const creds = resolveStepCredentials(deps, [imp.credentials]);
   const obj = objectOf(deps, wf);
   const vars = varsOf(deps);
-  const runId = await deps.store.createRun({ workflow: wf.name, trigger: target.trigger, trigger_data: target.triggerData ?? {} });
+  const runId = await deps.store.createRun({ workflow: wf.name, trigger: target.trigger, trigger_data: target.triggerData ?? {}, runner: deps.runner?.id });
   const stepId = 'list';
   const summary: RunSummary = {
     runId, workflow: wf.name, status: 'succeeded', considered: 0, matched: 0, succeeded: 0, failed: 0,

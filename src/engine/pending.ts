@@ -1,37 +1,62 @@
-// `run --pending`: consume the outbox. Each event-triggered workflow handles each record event of
-// its object once (the store remembers handled (event, workflow) pairs), in event order. Events
-// a workflow wrote itself are not fed back to it, so a response mapping cannot loop.
+// `run --pending` and the daemon's outbox poll: consume the outbox. Each event-triggered workflow
+// handles each record event of its object once (the store remembers handled (event, workflow)
+// pairs), in event order. Events are leased before they run, so several runners sharing a store
+// split them and never both handle one; a dead runner's leases lapse and another takes them up.
+// Events a workflow wrote itself are not fed back to it, so a response mapping cannot loop.
+import type { WorkflowFile } from '../generated/workflow.js';
 import type { RecordEvent, WriteOp } from '../store/types.js';
+import { Presence } from './presence.js';
 import { runWorkflow, type EngineDeps, type RunSummary } from './run.js';
 
-export async function runPending(deps: EngineDeps, opts: { batch?: number } = {}): Promise<RunSummary[]> {
-  const out: RunSummary[] = [];
-  for (const lw of deps.project.workflows) {
-    const wf = lw.def;
-    if (!wf || !lw.valid || wf.enabled === false || wf.import) continue;
-    const kinds = new Set(wf.trigger.on.filter((k) => k === 'created' || k === 'updated' || k === 'deleted'));
-    if (!kinds.size) continue;
-    let afterId = 0;
-    const events: RecordEvent[] = [];
-    for (;;) {
-      const batch = await deps.store.pendingEventsFor(wf.name, { afterId, limit: opts.batch ?? 5000, object: wf.object });
-      if (!batch.length) break;
-      afterId = batch[batch.length - 1]!.id;
-      const ignored: WriteOp[] = [];
-      for (const e of batch) {
-        if (kinds.has(e.kind) && e.source !== `workflow:${wf.name}`) events.push(e);
-        else ignored.push({ op: 'markEventHandled', eventId: e.id, workflow: wf.name });
-      }
-      if (ignored.length) await deps.store.commit(ignored);
+export interface PendingOptions {
+  /** Events leased per claim (default 5000). Smaller batches spread work across runners. */
+  batch?: number;
+}
+
+export async function runPending(deps: EngineDeps, opts: PendingOptions = {}): Promise<RunSummary[]> {
+  const own = deps.runner ? undefined : await Presence.start(deps.store, { role: 'cli' });
+  const d: EngineDeps = own ? { ...deps, runner: own } : deps;
+  try {
+    const out: RunSummary[] = [];
+    for (const lw of d.project.workflows) {
+      const wf = lw.def;
+      if (!wf || !lw.valid || wf.enabled === false || wf.import) continue;
+      const kinds = new Set(wf.trigger.on.filter((k) => k === 'created' || k === 'updated' || k === 'deleted'));
+      if (kinds.size) out.push(...(await drainWorkflow(d, wf, kinds, opts.batch ?? 5000)));
     }
-    if (!events.length) continue;
+    return out;
+  } finally {
+    await own?.stop();
+  }
+}
+
+/** Claims and runs batches of the workflow's events until none are left for this runner. */
+async function drainWorkflow(deps: EngineDeps, wf: WorkflowFile, kinds: Set<string>, batch: number): Promise<RunSummary[]> {
+  const out: RunSummary[] = [];
+  const runner = deps.runner!;
+  let previous = '';
+  for (;;) {
+    if (deps.stopSignal?.aborted || deps.signal?.aborted) break;
+    const held = await deps.store.claimEvents(wf.name, runner.id, { object: wf.object, limit: batch, ttlMs: runner.ttlMs });
+    // Events still held after a batch ran were not finished (a stop, a store error): try again
+    // on the next poll rather than spinning on them now.
+    const ids = held.map((e) => e.id).join(',');
+    if (!held.length || ids === previous) break;
+    previous = ids;
+    const events: RecordEvent[] = [];
+    const ignored: WriteOp[] = [];
+    for (const e of held) {
+      if (kinds.has(e.kind) && e.source !== `workflow:${wf.name}`) events.push(e);
+      else ignored.push({ op: 'markEventHandled', eventId: e.id, workflow: wf.name });
+    }
+    if (ignored.length) await deps.store.commit(ignored);
     // One record's events run in order: split into rounds holding at most one event per record.
     const rounds: RecordEvent[][] = [];
     const depth = new Map<string, number>();
     for (const e of events) {
-      const d = depth.get(e.key) ?? 0;
-      depth.set(e.key, d + 1);
-      (rounds[d] ??= []).push(e);
+      const n = depth.get(e.key) ?? 0;
+      depth.set(e.key, n + 1);
+      (rounds[n] ??= []).push(e);
     }
     for (const round of rounds) {
       const summary = await runWorkflow(deps, wf, { events: round, trigger: 'event' });

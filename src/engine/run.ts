@@ -31,6 +31,12 @@ export interface EngineDeps {
   onProgress?: (done: number, total: number) => void;
   /** Told about every settled step (the daemon feeds metrics and per-step logs from it). */
   onStep?: (e: StepEvent) => void;
+  /**
+   * The registered runner doing the work: its runs are its own while its heartbeat lasts, and
+   * event runs lease their events through it. Without one, runPending registers a runner for its
+   * duration and runs are left unowned (another runner may adopt them).
+   */
+  runner?: { readonly id: string; readonly ttlMs: number };
 }
 
 export interface StepEvent {
@@ -144,7 +150,12 @@ export async function runWorkflow(deps: EngineDeps, wf: WorkflowFile, target: Ru
       return { runId: '', workflow: wf.name, status: 'succeeded', considered: all.length, matched: 0, succeeded: 0, failed: 0, steps: {}, failures: [] };
     }
   }
-  const runId = await deps.store.createRun({ workflow: wf.name, trigger: target.trigger, trigger_data: target.triggerData ?? { keys: target.keys, events: target.events?.map((e) => e.id) } });
+  const runId = await deps.store.createRun({
+    workflow: wf.name,
+    trigger: target.trigger,
+    trigger_data: target.triggerData ?? { keys: target.keys, events: target.events?.map((e) => e.id) },
+    runner: deps.runner?.id,
+  });
   const summary: RunSummary = {
     runId,
     workflow: wf.name,

@@ -49,6 +49,7 @@ export interface RunDbRow {
   summary: string | null;
   started_at: string;
   finished_at: string | null;
+  runner: string | null;
 }
 
 export interface RunRecordDbRow {
@@ -85,7 +86,7 @@ export const STEP_COLUMNS = [
 ] as const;
 
 export function toRun(r: RunDbRow): RunRow {
-  return { ...r, trigger_data: readJson(r.trigger_data), summary: readJson(r.summary) };
+  return { ...r, runner: r.runner ?? null, trigger_data: readJson(r.trigger_data), summary: readJson(r.summary) };
 }
 
 export function toStep(r: StepDbRow): StepRow {

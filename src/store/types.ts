@@ -88,6 +88,8 @@ export interface NewRun {
   trigger: string;
   /** JSON-serializable details of the trigger (event id, schedule time, CLI args). */
   trigger_data?: unknown;
+  /** The runner that owns the run while it runs (see registerRunner); another runner adopts it when this one dies. */
+  runner?: string;
 }
 
 export interface RunRow {
@@ -100,6 +102,8 @@ export interface RunRow {
   summary: unknown;
   started_at: string;
   finished_at: string | null;
+  /** Owner while running; null for runs started without a registered runner. */
+  runner: string | null;
 }
 
 export interface RunRecordRow {
@@ -144,6 +148,34 @@ export interface ListRunsOptions {
   status?: RunStatus;
   /** Default 50; newest first. */
   limit?: number;
+}
+
+/** A process that runs workflows: a daemon, or a CLI command while it runs. */
+export interface RunnerInfo {
+  /** Unique per process start, e.g. `daemon:host:1234:ab12`. */
+  id: string;
+  role: string;
+  host: string;
+  pid: number;
+  /** JSON-serializable details shown by the cluster API (version, workflows, API address). */
+  info?: unknown;
+}
+
+export interface RunnerRow extends RunnerInfo {
+  started_at: string;
+  heartbeat_at: string;
+  /** Heartbeat within the lease time given to listRunners. */
+  alive: boolean;
+  /** Events it holds leases on (per workflow) and the runs it owns that are still running. */
+  leases: { events: Record<string, number>; runs: string[] };
+}
+
+export interface ClaimEventsOptions {
+  object: string;
+  /** Most events to claim at once. */
+  limit: number;
+  /** Lease time: the claim lapses this long after the runner's last heartbeat. */
+  ttlMs: number;
 }
 
 /** Size at which text columns of run history are cut (64 KiB, counted in UTF-8 bytes). */
@@ -235,5 +267,31 @@ export interface Store extends StoreTx {
    * (group commit), which is what keeps the engine's per-step journal cheap.
    */
   commit(ops: WriteOp[]): Promise<unknown[]>;
+
+  /** Registers (or re-registers) a live runner; its heartbeat starts now. */
+  registerRunner(r: RunnerInfo): Promise<void>;
+  /**
+   * Keeps a runner alive: stamps its heartbeat and extends every event lease it holds by `ttlMs`.
+   * False when the runner is not registered (it was removed): it should register again.
+   */
+  heartbeat(runner: string, ttlMs: number): Promise<boolean>;
+  /** A runner stopping cleanly: its event leases are released at once and its row removed. */
+  removeRunner(runner: string): Promise<void>;
+  /** Every registered runner, alive when its heartbeat is within `ttlMs`, with its leases. */
+  listRunners(ttlMs: number): Promise<RunnerRow[]>;
+  /**
+   * Leases up to `limit` events of `workflow`'s object that are neither handled by it nor leased
+   * by a live runner, in id order, and returns every event the runner now holds for it. An event
+   * whose record has an earlier event leased by another runner is left alone, so one record's
+   * events are still handled in order. Each event is leased by exactly one runner at a time;
+   * markEventHandled ends the lease.
+   */
+  claimEvents(workflow: string, runner: string, opts: ClaimEventsOptions): Promise<RecordEvent[]>;
+  /**
+   * Takes over runs left `running` by runners whose heartbeat is older than `ttlMs` (or by no
+   * registered runner): each such run becomes `runner`'s, for exactly one caller, and is returned.
+   * Runners dead for longer than ten lease times are forgotten.
+   */
+  adoptOrphanRuns(runner: string, ttlMs: number): Promise<RunRow[]>;
   close(): Promise<void>;
 }

@@ -12,12 +12,13 @@ import type { Io } from '../io.js';
 
 const HELP = `Usage: skein daemon [--dir workflows] [--state PATH] [--listen 127.0.0.1:8780] [--sandbox]
                     [--shutdown-timeout 30s] [--log-level info] [--poll 250ms]
+                    [--lease-ttl 30s] [--claim-batch N]
 
 Runs workflows continuously: fires schedules (croner, time zones, no overlap, catch-up of
 missed ticks from the stored last fire time), runs event-triggered workflows for record
 changes made by any process (within a second), and serves an HTTP API:
   GET /healthz, GET /readyz, GET /api/workflows, GET /api/runs?workflow=&status=,
-  GET /api/runs/:id, POST /api/workflows/:name/run {"records": [...]},
+  GET /api/runs/:id, POST /api/workflows/:name/run {"records": [...]}, GET /api/cluster,
   GET|PUT|PATCH|DELETE /api/records/:object/:key
 Invalid workflows are not loaded; their diagnostics are logged and shown by /api/workflows.
 Changed files (and SIGHUP) reload at once: a file that validates takes effect, one that no
@@ -32,6 +33,10 @@ Options:
   --shutdown-timeout D   how long SIGTERM waits for in-flight steps (default 30s)
   --log-level L          trace, debug, info (default), warn, error
   --poll D               how often the outbox is checked (default 250ms)
+  --lease-ttl D          several runners on one store (PostgreSQL, see docs/scale-out.md): a
+                         runner whose heartbeat is older than this is taken for dead; its event
+                         leases lapse and its running runs are adopted (default 30s)
+  --claim-batch N        events leased per claim; smaller spreads work across runners (default 256)
   --var NAME=VALUE       override a skein.yaml variable (repeatable)
   --dir, --state         as for the other commands
 
@@ -68,6 +73,8 @@ export const daemonCommand: Command = {
         'shutdown-timeout': { type: 'string', default: '30s' },
         'log-level': { type: 'string', default: 'info' },
         poll: { type: 'string', default: '250ms' },
+        'lease-ttl': { type: 'string', default: '30s' },
+        'claim-batch': { type: 'string' },
         var: { type: 'string', multiple: true },
       },
     });
@@ -98,7 +105,11 @@ export const daemonCommand: Command = {
       log.info({ sandbox: url, account: account!.username }, 'Qualys sandbox started in-process');
     }
     const state = values.state ? resolveStateLocation(values.state, io.cwd) : defaultStateLocation(io.env, io.cwd);
-    const daemon = new Daemon({ dir: values.dir!, cwd: io.cwd, state, host, port, env, log, vars, pollMs: ms(values.poll!, '--poll'), apiToken: token });
+    const leaseTtlMs = ms(values['lease-ttl']!, '--lease-ttl');
+    if (leaseTtlMs < 300) throw new UsageError('--lease-ttl must be at least 300ms');
+    const claimBatch = values['claim-batch'] === undefined ? undefined : Number(values['claim-batch']);
+    if (claimBatch !== undefined && !(Number.isInteger(claimBatch) && claimBatch >= 1)) throw new UsageError(`--claim-batch takes a whole number >= 1, found "${values['claim-batch']}"`);
+    const daemon = new Daemon({ dir: values.dir!, cwd: io.cwd, state, host, port, env, log, vars, pollMs: ms(values.poll!, '--poll'), apiToken: token, leaseTtlMs, claimBatch });
     try {
       const url = await daemon.start();
       io.stderr.write(`skein daemon listening on ${url}\n`);

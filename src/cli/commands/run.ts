@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import { SkeinError } from '../../errors.js';
 import { HttpClient } from '../../http/index.js';
 import { runPending } from '../../engine/pending.js';
+import { Presence } from '../../engine/presence.js';
 import { runWorkflow, type RunSummary } from '../../engine/run.js';
 import { UsageError, type Command } from '../command.js';
 import { EXIT } from '../exit-codes.js';
@@ -81,8 +82,10 @@ export const runCommand: Command = {
     const ws = await openWorkspace(values, io, positionals[0]);
     const http = new HttpClient({ connections: concurrency });
     const bar = progressBar(io, positionals[0] ?? 'pending');
+    // Registered while it runs, so a daemon on the same store neither adopts its runs nor takes its events.
+    const runner = await Presence.start(ws.store, { role: 'cli' });
     try {
-      const deps = { project: ws.project, store: ws.store, http, env: io.env, concurrency, onProgress: bar.update };
+      const deps = { project: ws.project, store: ws.store, http, env: io.env, concurrency, onProgress: bar.update, runner };
       const summaries = values.pending
         ? await runPending(deps)
         : [await runWorkflow(deps, enabledWorkflow(ws.project, positionals[0]!), { keys: values.record, trigger: 'manual' })];
@@ -92,6 +95,7 @@ export const runCommand: Command = {
       else for (const s of summaries) println(io.stdout, formatSummary(s));
       return summaries.some((s) => s.failed > 0) ? EXIT.FAILED : EXIT.OK;
     } finally {
+      await runner.stop();
       await http.close();
       await ws.close();
     }

@@ -6,6 +6,7 @@ import { UsageError, type Command } from '../command.js';
 import { EXIT } from '../exit-codes.js';
 import { println } from '../io.js';
 import { HttpClient } from '../../http/index.js';
+import { Presence } from '../../engine/presence.js';
 import { runWorkflow, type RunTarget } from '../../engine/run.js';
 import type { Io } from '../io.js';
 import { formatSummary } from './run.js';
@@ -70,8 +71,9 @@ async function retryRun(ws: Workspace, positionals: string[], failedOnly: boolea
   const data = (run.trigger_data ?? {}) as { keys?: string[]; events?: number[] };
   const keys = failedOnly ? run.records.filter((r) => r.status !== 'succeeded').map((r) => r.key) : data.keys ?? run.records.map((r) => r.key);
   const http = new HttpClient();
+  const runner = await Presence.start(ws.store, { role: 'cli' });
   try {
-    const deps = { project: ws.project, store: ws.store, http, env: io.env };
+    const deps = { project: ws.project, store: ws.store, http, env: io.env, runner };
     let target: RunTarget = { keys, trigger: 'retry', triggerData: { retry_of: run.id, keys } };
     if (data.events?.length) {
       // Event runs retry with their original events, so changed* rules see the same before/after.
@@ -87,6 +89,7 @@ async function retryRun(ws: Workspace, positionals: string[], failedOnly: boolea
     println(io.stdout, format === 'json' ? JSON.stringify(summary, null, 2) : formatSummary(summary));
     return summary.failed ? EXIT.FAILED : EXIT.OK;
   } finally {
+    await runner.stop();
     await http.close();
   }
 }

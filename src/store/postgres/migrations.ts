@@ -121,6 +121,35 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 3,
+    name: 'runners, event leases, run ownership (several runners share one store)',
+    sql: `
+      CREATE TABLE runners (
+        id           TEXT PRIMARY KEY,
+        role         TEXT NOT NULL,
+        host         TEXT NOT NULL,
+        pid          INTEGER NOT NULL,
+        info         TEXT,
+        started_at   TEXT NOT NULL,
+        heartbeat_at TEXT NOT NULL
+      );
+
+      CREATE TABLE event_leases (
+        event_id   BIGINT NOT NULL REFERENCES events (id) ON DELETE CASCADE,
+        workflow   TEXT NOT NULL,
+        runner     TEXT NOT NULL,
+        claimed_at TEXT NOT NULL,
+        expires_at TEXT NOT NULL,
+        PRIMARY KEY (event_id, workflow)
+      );
+      CREATE INDEX event_leases_by_runner ON event_leases (runner);
+      CREATE INDEX events_by_key ON events (object, key, id);
+
+      ALTER TABLE runs ADD COLUMN runner TEXT;
+      CREATE INDEX runs_running ON runs (runner) WHERE status = 'running';
+    `,
+  },
 ];
 
 /** The newest schema version this build knows. */

@@ -38,7 +38,7 @@ interface RecordRow {
   updated_at: string;
 }
 
-interface EventRow {
+export interface EventRow {
   id: string;
   object: string;
   key: string;
@@ -50,14 +50,14 @@ interface EventRow {
   at: string;
 }
 
-function toEvent(r: EventRow): RecordEvent {
+export function toEvent(r: EventRow): RecordEvent {
   return { id: Number(r.id), object: r.object, key: r.key, kind: r.kind, before: r.before, after: r.after, changed: r.changed, source: r.source, at: r.at };
 }
 
 /** Records per page when listing with a filter. */
 const PAGE_SIZE = 5000;
 
-const EVENT_COLUMNS = 'id, object, key, kind, before, after, changed, source, at';
+export const EVENT_COLUMNS = 'id, object, key, kind, before, after, changed, source, at';
 
 /**
  * PostgreSQL cannot store U+0000 in TEXT or JSONB (SQLite can): such values are refused like any

@@ -25,8 +25,8 @@ export class PgRuns {
   async createRun(q: Queryable, run: NewRun): Promise<string> {
     const id = newRunId();
     await q.query(
-      "INSERT INTO runs (id, workflow, trigger, trigger_data, status, started_at) VALUES ($1, $2, $3, $4, 'running', $5)",
-      [id, run.workflow, run.trigger, writeJson(run.trigger_data), this.now()],
+      "INSERT INTO runs (id, workflow, trigger, trigger_data, status, started_at, runner) VALUES ($1, $2, $3, $4, 'running', $5, $6)",
+      [id, run.workflow, run.trigger, writeJson(run.trigger_data), this.now(), run.runner ?? null],
     );
     return id;
   }

@@ -9,10 +9,11 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import pg from 'pg';
 import { SkeinError } from '../../errors.js';
 import type { ObjectDef } from '../../workflow/objects.js';
-import type { Store, StoreTx, WriteOp } from '../types.js';
+import type { ClaimEventsOptions, RunnerInfo, Store, StoreTx, WriteOp } from '../types.js';
 import { migrate } from './migrations.js';
 import { PgRecords, type Queryable, type WriteCtx } from './records.js';
 import { PgRuns } from './runs.js';
+import { PgCluster } from './cluster.js';
 
 /** Key of the transaction-level advisory lock that serializes record writes ("skein-wr"). */
 export const WRITE_LOCK_KEY = 0x736b65696e77;
@@ -82,6 +83,7 @@ const txContext = new AsyncLocalStorage<TxScope>();
 class PgStore implements Store {
   private readonly records: PgRecords;
   private readonly runs: PgRuns;
+  private readonly cluster: PgCluster;
   private closed = false;
 
   constructor(
@@ -93,6 +95,7 @@ class PgStore implements Store {
   ) {
     this.records = new PgRecords(objects, now);
     this.runs = new PgRuns(now);
+    this.cluster = new PgCluster(now);
   }
 
   private guard(): void {
@@ -248,6 +251,25 @@ class PgStore implements Store {
       case 'markEventHandled':
         return this.records.markEventHandled(w, o.eventId, o.workflow);
     }
+  }
+
+  registerRunner(r: RunnerInfo) {
+    return this.read((q) => this.cluster.register(q, r));
+  }
+  heartbeat(runner: string, ttlMs: number) {
+    return this.inTx((w) => this.cluster.heartbeat(w.c, runner, ttlMs));
+  }
+  removeRunner(runner: string) {
+    return this.inTx((w) => this.cluster.remove(w.c, runner));
+  }
+  listRunners(ttlMs: number) {
+    return this.read((q) => this.cluster.list(q, ttlMs));
+  }
+  claimEvents(workflow: string, runner: string, opts: ClaimEventsOptions) {
+    return this.inTx((w) => this.cluster.claimEvents(w.c, workflow, runner, opts));
+  }
+  adoptOrphanRuns(runner: string, ttlMs: number) {
+    return this.inTx((w) => this.cluster.adoptOrphanRuns(w.c, runner, ttlMs));
   }
 
   commit(ops: WriteOp[]): Promise<unknown[]> {

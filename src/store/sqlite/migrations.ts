@@ -116,6 +116,38 @@ export const MIGRATIONS: readonly Migration[] = [
       ) WITHOUT ROWID;
     `,
   },
+  {
+    version: 4,
+    name: 'runners, event leases, run ownership (several runners share one store)',
+    sql: `
+      -- A process that runs workflows (a daemon or a CLI run) while it is alive: its heartbeat
+      -- keeps its leases and its runs its own.
+      CREATE TABLE runners (
+        id           TEXT PRIMARY KEY,
+        role         TEXT NOT NULL,
+        host         TEXT NOT NULL,
+        pid          INTEGER NOT NULL,
+        info         TEXT,
+        started_at   TEXT NOT NULL,
+        heartbeat_at TEXT NOT NULL
+      );
+
+      -- An event a runner is handling for a workflow; gone once handled, void once expired.
+      CREATE TABLE event_leases (
+        event_id   INTEGER NOT NULL REFERENCES events (id) ON DELETE CASCADE,
+        workflow   TEXT NOT NULL,
+        runner     TEXT NOT NULL,
+        claimed_at TEXT NOT NULL,
+        expires_at TEXT NOT NULL,
+        PRIMARY KEY (event_id, workflow)
+      ) WITHOUT ROWID;
+      CREATE INDEX event_leases_by_runner ON event_leases (runner);
+      CREATE INDEX events_by_key ON events (object, key, id);
+
+      -- The runner that owns a run while it is running; NULL for runs written before version 4.
+      ALTER TABLE runs ADD COLUMN runner TEXT;
+    `,
+  },
 ];
 
 /** The newest schema version this build knows. */

@@ -26,7 +26,7 @@ interface RecordRow {
   updated_at: string;
 }
 
-interface EventRow {
+export interface EventRow {
   id: number;
   object: string;
   key: string;
@@ -38,7 +38,7 @@ interface EventRow {
   at: string;
 }
 
-function toEvent(r: EventRow): RecordEvent {
+export function toEvent(r: EventRow): RecordEvent {
   return {
     id: r.id,
     object: r.object,
@@ -55,7 +55,7 @@ function toEvent(r: EventRow): RecordEvent {
 /** Records per page when listing; bounds the size of one JSON text. */
 const PAGE_SIZE = 5000;
 
-const EVENT_COLUMNS = 'id, object, key, kind, before, after, changed, source, at';
+export const EVENT_COLUMNS = 'id, object, key, kind, before, after, changed, source, at';
 
 export class SqliteRecords {
   private readonly s;

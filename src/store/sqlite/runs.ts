@@ -15,7 +15,7 @@ export class SqliteRuns {
   ) {
     this.s = {
       insertRun: db.prepare(
-        "INSERT INTO runs (id, workflow, trigger, trigger_data, status, started_at) VALUES (?, ?, ?, ?, 'running', ?)",
+        "INSERT INTO runs (id, workflow, trigger, trigger_data, status, started_at, runner) VALUES (?, ?, ?, ?, 'running', ?, ?)",
       ),
       getRun: db.prepare<[string], RunDbRow>('SELECT * FROM runs WHERE id = ?'),
       finishRun: db.prepare('UPDATE runs SET status = ?, summary = ?, finished_at = ? WHERE id = ?'),
@@ -51,7 +51,7 @@ export class SqliteRuns {
 
   createRun(run: NewRun): string {
     const id = newRunId();
-    this.s.insertRun.run(id, run.workflow, run.trigger, writeJson(run.trigger_data), this.now());
+    this.s.insertRun.run(id, run.workflow, run.trigger, writeJson(run.trigger_data), this.now(), run.runner ?? null);
     return id;
   }
 

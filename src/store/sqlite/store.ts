@@ -8,10 +8,11 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { SkeinError } from '../../errors.js';
 import type { ObjectDef } from '../../workflow/objects.js';
-import type { Store, StoreTx, WriteOp } from '../types.js';
+import type { ClaimEventsOptions, RunnerInfo, Store, StoreTx, WriteOp } from '../types.js';
 import { migrate } from './migrations.js';
 import { SqliteRecords } from './records.js';
 import { SqliteRuns } from './runs.js';
+import { SqliteCluster } from './cluster.js';
 
 /** How long a writer waits for another process's lock before failing with SQLITE_BUSY. */
 export const BUSY_TIMEOUT_MS = 5000;
@@ -39,6 +40,7 @@ class SqliteStore implements Store {
   readonly location: string;
   private readonly records: SqliteRecords;
   private readonly runs: SqliteRuns;
+  private readonly cluster: SqliteCluster;
   private readonly kv;
   private queue: Promise<unknown> = Promise.resolve();
   private activeTx: object | null = null;
@@ -54,6 +56,7 @@ class SqliteStore implements Store {
     this.location = location;
     this.records = new SqliteRecords(db, objects, now);
     this.runs = new SqliteRuns(db, now);
+    this.cluster = new SqliteCluster(db, now);
     this.kv = {
       get: db.prepare<[string], { value: string }>('SELECT value FROM kv WHERE key = ?'),
       set: db.prepare<[string, string, string]>(
@@ -238,6 +241,25 @@ class SqliteStore implements Store {
   private claim?: Database.Statement<[string, string, string, string]>;
   private claimStmt() {
     return (this.claim ??= this.db.prepare('INSERT OR IGNORE INTO schedule_claims (workflow, tick, runner, claimed_at) VALUES (?, ?, ?, ?)'));
+  }
+
+  registerRunner(r: RunnerInfo) {
+    return this.write(() => this.cluster.register(r));
+  }
+  heartbeat(runner: string, ttlMs: number) {
+    return this.write(() => this.cluster.heartbeat(runner, ttlMs));
+  }
+  removeRunner(runner: string) {
+    return this.write(() => this.cluster.remove(runner));
+  }
+  listRunners(ttlMs: number) {
+    return this.serial(() => this.cluster.list(ttlMs));
+  }
+  claimEvents(workflow: string, runner: string, opts: ClaimEventsOptions) {
+    return this.write(() => this.cluster.claimEvents(workflow, runner, opts));
+  }
+  adoptOrphanRuns(runner: string, ttlMs: number) {
+    return this.write(() => this.cluster.adoptOrphanRuns(runner, ttlMs));
   }
 
   commit(ops: WriteOp[]): Promise<unknown[]> {
