@@ -603,6 +603,122 @@ describe.each([sqlite, pgBackend()])('Store contract: $name', (backend) => {
       for (let i = 0; i < ticks.length; i++) expect([results[2 * i], results[2 * i + 1]].filter(Boolean)).toHaveLength(1);
     });
 
+    describe('runners and leases', () => {
+      const TTL = 10_000;
+      /** Two store instances on one location with a shared clock the test moves by hand. */
+      async function pair(): Promise<{ a: Store; b: Store; tick(ms: number): void }> {
+        const location = await backend.freshLocation();
+        let t = Date.parse('2025-01-01T00:00:00Z');
+        const now = () => new Date(t).toISOString();
+        const a = await openStore(location, testObjects(), { now });
+        const b = await openStore(location, testObjects(), { now });
+        opened.push(a, b);
+        return { a, b, tick: (ms) => void (t += ms) };
+      }
+      const runner = (id: string) => ({ id, role: 'daemon', host: 'h', pid: 1, info: { api: `http://${id}` } });
+      /** k0..k{n-1} created, then each updated: ids 1..n are the creates, n+1..2n the updates. */
+      async function twoEventsPerKey(store: Store, n: number): Promise<void> {
+        await store.upsertMany('users', Array.from({ length: n }, (_, i) => ({ username: `k${i}`, title: 'a' })));
+        await store.upsertMany('users', Array.from({ length: n }, (_, i) => ({ username: `k${i}`, title: 'b' })));
+      }
+      const ids = (events: Array<{ id: number }>) => events.map((e) => e.id);
+
+      it('registers runners, tells live from dead by heartbeat, and removes them', async () => {
+        const { a, b, tick } = await pair();
+        await a.registerRunner(runner('ra'));
+        await b.registerRunner(runner('rb'));
+        let list = await a.listRunners(TTL);
+        expect(list.map((r) => [r.id, r.alive])).toEqual([['ra', true], ['rb', true]]);
+        expect(list[0]).toMatchObject({ role: 'daemon', host: 'h', pid: 1, info: { api: 'http://ra' }, leases: { events: {}, runs: [] } });
+        tick(TTL + 1);
+        expect(await a.heartbeat('ra', TTL)).toBe(true);
+        list = await b.listRunners(TTL);
+        expect(list.map((r) => [r.id, r.alive])).toEqual([['ra', true], ['rb', false]]);
+        await a.removeRunner('ra');
+        expect(await a.heartbeat('ra', TTL)).toBe(false);
+        expect((await b.listRunners(TTL)).map((r) => r.id)).toEqual(['rb']);
+      });
+
+      it('claimEvents leases each event to one runner, keeps one record in order, and ends leases when handled', async () => {
+        const { a, b } = await pair();
+        await a.registerRunner(runner('ra'));
+        await b.registerRunner(runner('rb'));
+        await twoEventsPerKey(a, 5);
+        const opts = { object: 'users', ttlMs: TTL };
+        expect(ids(await a.claimEvents('wf', 'ra', { ...opts, limit: 4 }))).toEqual([1, 2, 3, 4]);
+        // k0..k3's updates wait behind ra's leases on their creates; k4 is free.
+        expect(ids(await b.claimEvents('wf', 'rb', { ...opts, limit: 100 }))).toEqual([5, 10]);
+        expect(ids(await a.claimEvents('wf', 'ra', { ...opts, limit: 100 }))).toEqual([1, 2, 3, 4, 6, 7, 8, 9]);
+        // Another workflow has leases of its own.
+        expect(ids(await b.claimEvents('other', 'rb', { ...opts, limit: 3 }))).toEqual([1, 2, 3]);
+        expect((await a.listRunners(TTL)).map((r) => r.leases.events)).toEqual([{ wf: 8 }, { wf: 2, other: 3 }]);
+        await a.commit([1, 2, 3, 4].map((id) => ({ op: 'markEventHandled' as const, eventId: id, workflow: 'wf' })));
+        expect(ids(await a.claimEvents('wf', 'ra', { ...opts, limit: 100 }))).toEqual([6, 7, 8, 9]);
+        expect(ids(await b.claimEvents('wf', 'rb', { ...opts, limit: 100 }))).toEqual([5, 10]);
+        // A clean stop releases leases at once.
+        await a.removeRunner('ra');
+        expect(ids(await b.claimEvents('wf', 'rb', { ...opts, limit: 100 }))).toEqual([5, 6, 7, 8, 9, 10]);
+      });
+
+      it("a dead runner's leases lapse after the lease time; a live runner's heartbeat keeps them", async () => {
+        const { a, b, tick } = await pair();
+        await a.registerRunner(runner('ra'));
+        await b.registerRunner(runner('rb'));
+        await twoEventsPerKey(a, 3);
+        const opts = { object: 'users', ttlMs: TTL };
+        expect(ids(await a.claimEvents('wf', 'ra', { ...opts, limit: 2 }))).toEqual([1, 2]);
+        expect(ids(await b.claimEvents('wf', 'rb', { ...opts, limit: 1 }))).toEqual([3]);
+        tick(TTL - 1);
+        await b.heartbeat('rb', TTL);
+        expect(ids(await b.claimEvents('wf', 'rb', { ...opts, limit: 100 }))).toEqual([3, 6]);
+        tick(2);
+        // ra never beat: its leases are void, rb takes them (and their records' later events).
+        expect(ids(await b.claimEvents('wf', 'rb', { ...opts, limit: 100 }))).toEqual([1, 2, 3, 4, 5, 6]);
+        expect(ids(await a.claimEvents('wf', 'ra', { ...opts, limit: 100 }))).toEqual([]);
+      });
+
+      it('racing claims from two store instances hand out every event exactly once', async () => {
+        const { a, b } = await pair();
+        await a.registerRunner(runner('ra'));
+        await b.registerRunner(runner('rb'));
+        await a.upsertMany('users', Array.from({ length: 200 }, (_, i) => ({ username: `u${String(i).padStart(3, '0')}` })));
+        const seen: number[] = [];
+        const drain = async (store: Store, id: string) => {
+          for (;;) {
+            const held = await store.claimEvents('wf', id, { object: 'users', limit: 7, ttlMs: TTL });
+            if (!held.length) return;
+            seen.push(...ids(held));
+            await store.commit(held.map((e) => ({ op: 'markEventHandled' as const, eventId: e.id, workflow: 'wf' })));
+          }
+        };
+        await Promise.all([drain(a, 'ra'), drain(b, 'rb'), drain(a, 'ra2'), drain(b, 'rb2')]);
+        expect(seen.sort((x, y) => x - y)).toEqual(Array.from({ length: 200 }, (_, i) => i + 1));
+      });
+
+      it('adoptOrphanRuns hands the runs of a dead runner (or of none) to exactly one live runner', async () => {
+        const { a, b, tick } = await pair();
+        await a.registerRunner(runner('ra'));
+        await b.registerRunner(runner('rb'));
+        const owned = await a.createRun({ workflow: 'wf', trigger: 'manual', runner: 'ra' });
+        const legacy = await a.createRun({ workflow: 'wf', trigger: 'manual' });
+        const done = await a.createRun({ workflow: 'wf', trigger: 'manual', runner: 'gone' });
+        await a.finishRun(done, 'succeeded');
+        expect((await b.adoptOrphanRuns('rb', TTL)).map((r) => [r.id, r.runner])).toEqual([[legacy, 'rb']]);
+        expect((await b.listRunners(TTL)).find((r) => r.id === 'ra')?.leases.runs).toEqual([owned]);
+        tick(TTL + 1);
+        await b.heartbeat('rb', TTL);
+        const [again, other] = await Promise.all([b.adoptOrphanRuns('rb', TTL), a.adoptOrphanRuns('rc', TTL)]);
+        expect([...again, ...other].map((r) => [r.id, r.status])).toEqual([[owned, 'running']]);
+        expect((await a.getRun(owned))?.runner).toBe('rb');
+        expect(await a.adoptOrphanRuns('rc', TTL)).toEqual([]);
+        // Runners dead for ten lease times are forgotten.
+        tick(10 * TTL + 1);
+        await b.heartbeat('rb', TTL);
+        await b.adoptOrphanRuns('rb', TTL);
+        expect((await a.listRunners(TTL)).map((r) => r.id)).toEqual(['rb']);
+      });
+    });
+
     it('keeps data across reopen, migrates idempotently, and refuses a newer schema', async () => {
       const location = await backend.freshLocation();
       const first = await openAt(location);

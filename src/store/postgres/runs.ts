@@ -11,7 +11,7 @@ function writeText(v: string | null | undefined): string | null {
   return capTextColumn(v)?.replace(/\u0000/g, '\uFFFD') ?? null;
 }
 
-const RUN_COLUMNS = 'id, workflow, trigger, trigger_data, status, summary, started_at, finished_at';
+const RUN_COLUMNS = 'id, workflow, trigger, trigger_data, status, summary, started_at, finished_at, runner';
 const STEP_SELECT = `record_key, step_id, ${STEP_COLUMNS.join(', ')}`;
 
 export class PgRuns {
