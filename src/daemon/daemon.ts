@@ -9,6 +9,7 @@ import { sortDiagnostics, type Diagnostic } from '../diagnostics.js';
 import { SkeinError } from '../errors.js';
 import type { WorkflowFile } from '../generated/workflow.js';
 import { HttpClient } from '../http/index.js';
+import { limiterFor } from '../http/shared-limiter.js';
 import { runPending } from '../engine/pending.js';
 import { deadLocalRunners, Presence } from '../engine/presence.js';
 import { runWorkflow, type EngineDeps, type RunSummary } from '../engine/run.js';
@@ -58,6 +59,7 @@ export class Daemon {
   private readonly inFlight = new Set<Promise<unknown>>();
   presence!: Presence;
   private adopter?: NodeJS.Timeout;
+  private limits?: Awaited<ReturnType<typeof limiterFor>>;
 
   constructor(private readonly opts: DaemonOptions) {
     this.log = opts.log;
@@ -72,7 +74,9 @@ export class Daemon {
       ttlMs: this.opts.leaseTtlMs,
       onError: (err) => this.log.error({ err: (err as Error).message }, 'runner heartbeat failed; retrying'),
     });
-    this.http = new HttpClient({ connections: this.opts.concurrency ?? 16 });
+    // On a shared store every runner's calls count against one concurrency budget per key.
+    this.limits = await limiterFor(this.store, { onError: (err) => this.log.warn({ err: (err as Error).message }, 'returning a shared call slot failed') });
+    this.http = new HttpClient({ connections: this.opts.concurrency ?? 16, limiter: this.limits.limiter });
     this.metrics = new DaemonMetrics(this.http.limiter);
     this.scheduler = new Scheduler({ store: this.store, log: this.log, runner: this.presence.id, fire: (t) => this.track(this.fireTick(t)) });
     await this.scheduler.plan(this.runnable());
@@ -305,6 +309,7 @@ export class Daemon {
     const deadline = new Promise<boolean>((r) => setTimeout(() => r(false), timeoutMs).unref());
     const clean = await Promise.race([drained, deadline]);
     await this.http?.close().catch(() => undefined);
+    await this.limits?.close();
     // Only after a clean drain may the runner vanish at once; with work still in flight its leases
     // and runs must lapse and be taken over as after a crash.
     if (clean) await this.presence?.stop();

@@ -178,6 +178,18 @@ export interface ClaimEventsOptions {
   ttlMs: number;
 }
 
+/**
+ * Numbered slots shared by every runner on the store, held by one runner at a time: the shared
+ * call limiter takes slot 0..limit-1 of a key for each call, so runners together stay within a
+ * vendor's concurrency limit. A runner that dies loses its slots at once.
+ */
+export interface SlotLocks {
+  /** Takes the lowest free slot below `limit` that this runner does not hold in `held`; null when all are taken. */
+  take(key: string, limit: number, held: number[]): Promise<number | null>;
+  give(key: string, slot: number): Promise<void>;
+  close(): Promise<void>;
+}
+
 /** Size at which text columns of run history are cut (64 KiB, counted in UTF-8 bytes). */
 export const TEXT_CAP_BYTES = 64 * 1024;
 /** Appended to a cut text column, followed by the original size and `]`. */
@@ -293,5 +305,10 @@ export interface Store extends StoreTx {
    * Runners dead for longer than ten lease times are forgotten.
    */
   adoptOrphanRuns(runner: string, ttlMs: number): Promise<RunRow[]>;
+  /**
+   * Slots shared across runners, on stores that several machines can share (PostgreSQL); absent
+   * on SQLite, where one process's limiter already sees every call.
+   */
+  openSlotLocks?(): Promise<SlotLocks>;
   close(): Promise<void>;
 }

@@ -5,6 +5,7 @@ import { SkeinError } from '../../errors.js';
 import { HttpClient } from '../../http/index.js';
 import { runPending } from '../../engine/pending.js';
 import { Presence } from '../../engine/presence.js';
+import { limiterFor } from '../../http/shared-limiter.js';
 import { runWorkflow, type RunSummary } from '../../engine/run.js';
 import { UsageError, type Command } from '../command.js';
 import { EXIT } from '../exit-codes.js';
@@ -80,7 +81,8 @@ export const runCommand: Command = {
     const concurrency = Number(values.concurrency);
     if (!Number.isInteger(concurrency) || concurrency < 1) throw new UsageError('--concurrency takes a whole number >= 1');
     const ws = await openWorkspace(values, io, positionals[0]);
-    const http = new HttpClient({ connections: concurrency });
+    const limits = await limiterFor(ws.store);
+    const http = new HttpClient({ connections: concurrency, limiter: limits.limiter });
     const bar = progressBar(io, positionals[0] ?? 'pending');
     // Registered while it runs, so a daemon on the same store neither adopts its runs nor takes its events.
     const runner = await Presence.start(ws.store, { role: 'cli' });
@@ -97,6 +99,7 @@ export const runCommand: Command = {
     } finally {
       await runner.stop();
       await http.close();
+      await limits.close();
       await ws.close();
     }
   },

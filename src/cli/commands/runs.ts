@@ -7,6 +7,7 @@ import { EXIT } from '../exit-codes.js';
 import { println } from '../io.js';
 import { HttpClient } from '../../http/index.js';
 import { Presence } from '../../engine/presence.js';
+import { limiterFor } from '../../http/shared-limiter.js';
 import { runWorkflow, type RunTarget } from '../../engine/run.js';
 import type { Io } from '../io.js';
 import { formatSummary } from './run.js';
@@ -70,7 +71,8 @@ async function retryRun(ws: Workspace, positionals: string[], failedOnly: boolea
   const wf = findWorkflow(ws.project, run.workflow);
   const data = (run.trigger_data ?? {}) as { keys?: string[]; events?: number[] };
   const keys = failedOnly ? run.records.filter((r) => r.status !== 'succeeded').map((r) => r.key) : data.keys ?? run.records.map((r) => r.key);
-  const http = new HttpClient();
+  const limits = await limiterFor(ws.store);
+  const http = new HttpClient({ limiter: limits.limiter });
   const runner = await Presence.start(ws.store, { role: 'cli' });
   try {
     const deps = { project: ws.project, store: ws.store, http, env: io.env, runner };
@@ -91,6 +93,7 @@ async function retryRun(ws: Workspace, positionals: string[], failedOnly: boolea
   } finally {
     await runner.stop();
     await http.close();
+    await limits.close();
   }
 }
 

@@ -9,11 +9,12 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import pg from 'pg';
 import { SkeinError } from '../../errors.js';
 import type { ObjectDef } from '../../workflow/objects.js';
-import type { ClaimEventsOptions, RunnerInfo, Store, StoreTx, WriteOp } from '../types.js';
+import type { ClaimEventsOptions, RunnerInfo, SlotLocks, Store, StoreTx, WriteOp } from '../types.js';
 import { migrate } from './migrations.js';
 import { PgRecords, type Queryable, type WriteCtx } from './records.js';
 import { PgRuns } from './runs.js';
 import { PgCluster } from './cluster.js';
+import { openPgSlotLocks } from './slot-locks.js';
 
 /** Key of the transaction-level advisory lock that serializes record writes ("skein-wr"). */
 export const WRITE_LOCK_KEY = 0x736b65696e77;
@@ -92,6 +93,7 @@ class PgStore implements Store {
     readonly objects: ReadonlyMap<string, ObjectDef>,
     private readonly now: () => string,
     private readonly scrub: (s: string) => string,
+    private readonly url: string,
   ) {
     this.records = new PgRecords(objects, now);
     this.runs = new PgRuns(now);
@@ -272,6 +274,17 @@ class PgStore implements Store {
     return this.inTx((w) => this.cluster.adoptOrphanRuns(w.c, runner, ttlMs));
   }
 
+  async openSlotLocks(): Promise<SlotLocks> {
+    this.guard();
+    const locks = await openPgSlotLocks(this.url).catch((err: unknown) => {
+      throw this.wrap(err);
+    });
+    const wrap = <A extends unknown[], R>(f: (...a: A) => Promise<R>) => (...a: A) => f(...a).catch((err: unknown) => {
+      throw this.wrap(err);
+    });
+    return { take: wrap(locks.take), give: wrap(locks.give), close: locks.close };
+  }
+
   commit(ops: WriteOp[]): Promise<unknown[]> {
     if (ops.length === 0) return this.read(async () => []);
     return this.inTx(async (w) => {
@@ -355,7 +368,7 @@ export async function openPgStore(url: string, objects: Map<string, ObjectDef>, 
     // An idle connection dropped by the server: the pool discards it and the next call reconnects.
     pool.on('error', () => undefined);
     await migrate(pool, location, now);
-    return new PgStore(pool, location, objects, now, scrub);
+    return new PgStore(pool, location, objects, now, scrub, url);
   } catch (err) {
     await pool?.end().catch(() => undefined);
     if (err instanceof SkeinError) throw err;
