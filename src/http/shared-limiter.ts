@@ -1,7 +1,9 @@
 // The call limiter of a runner that shares its store with others: the in-process Limiter paces
 // this runner's calls (queues, rate budget, pauses after a block), and each admitted call also
 // takes one of the key's cluster-wide slots (0..limit-1, in the store), so all runners together
-// never run more calls at once than the vendor's concurrency limit.
+// never run more calls at once than the vendor's concurrency limit. A limit block (409) pauses
+// the key for all of them. The rate budget itself needs no sharing: the vendor counts every
+// runner's calls and each response's X-RateLimit-Remaining tells each runner what is left.
 import type { SlotLocks } from '../store/types.js';
 import { sleep } from './delay.js';
 import { Limiter, type CallLimiter, type LimiterStats, type Release } from './limiter.js';
@@ -59,6 +61,8 @@ export class SharedLimiter implements CallLimiter {
       done = true;
       this.#held.get(key)!.delete(slot);
       this.slots.give(key, slot).catch((err: unknown) => this.opts.onError?.(err));
+      // A limit block pauses the key for every runner, not only this one.
+      if (outcome?.blocked && outcome.pauseMs) this.slots.pause(key, Date.now() + outcome.pauseMs).catch((err: unknown) => this.opts.onError?.(err));
       release(headers, outcome);
     };
   }
@@ -74,12 +78,17 @@ export class SharedLimiter implements CallLimiter {
     if (!held) this.#held.set(key, (held = new Set()));
     let wait = this.opts.pollMs ?? 5;
     for (let first = true; ; first = false) {
-      const slot = await this.slots.take(key, limit, [...held]);
+      const { slot, pausedUntil } = await this.slots.take(key, limit, [...held]);
       if (slot !== null) {
         held.add(slot);
         return slot;
       }
       if (first) this.#slotWaits.set(key, (this.#slotWaits.get(key) ?? 0) + 1);
+      const paused = pausedUntil - Date.now();
+      if (paused > 0) {
+        await sleep(paused, signal);
+        continue;
+      }
       // Jitter keeps runners that wait on the same key from asking in lockstep.
       await sleep(wait * (0.5 + Math.random()), signal);
       wait = Math.min(wait * 2, this.opts.maxPollMs ?? 50);

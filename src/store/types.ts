@@ -184,9 +184,15 @@ export interface ClaimEventsOptions {
  * vendor's concurrency limit. A runner that dies loses its slots at once.
  */
 export interface SlotLocks {
-  /** Takes the lowest free slot below `limit` that this runner does not hold in `held`; null when all are taken. */
-  take(key: string, limit: number, held: number[]): Promise<number | null>;
+  /**
+   * Takes the lowest free slot below `limit` that this runner does not hold in `held` (slot null
+   * when all are taken, or while the key is paused); `pausedUntil` is the key's shared pause
+   * (epoch ms, 0 when none).
+   */
+  take(key: string, limit: number, held: number[]): Promise<{ slot: number | null; pausedUntil: number }>;
   give(key: string, slot: number): Promise<void>;
+  /** Pauses the key for every runner until `untilMs` (epoch ms), e.g. after the vendor blocked a call; never shortens a pause. */
+  pause(key: string, untilMs: number): Promise<void>;
   close(): Promise<void>;
 }
 

@@ -1,8 +1,12 @@
 // Shared call slots on PostgreSQL: session-level advisory locks on one dedicated connection.
 // A slot is the lock (hashtext(key), n); the server drops every lock of a session whose
 // connection ends, so a runner killed mid-call frees its slots at once, with no lease to expire.
+// A pause after a limit block is a kv row every runner reads with its next take.
 import pg from 'pg';
 import type { SlotLocks } from '../types.js';
+
+/** The kv row holding a key's shared pause (epoch ms). */
+const pauseKey = (key: string) => `limiter-pause:${key}`;
 
 export async function openPgSlotLocks(url: string, onError: (err: unknown) => void = () => undefined): Promise<SlotLocks> {
   let client: pg.Client | undefined;
@@ -41,13 +45,24 @@ export async function openPgSlotLocks(url: string, onError: (err: unknown) => vo
       const c = await conn();
       // CASE fixes the order: a slot this session already holds is never locked again (advisory
       // locks nest within a session, so pg_try_advisory_lock would say yes to it).
-      const r = await c.query<{ s: number }>(
-        `SELECT s FROM generate_series(0, $2::int - 1) AS s
-         WHERE CASE WHEN s = ANY($3::int[]) THEN false ELSE pg_try_advisory_lock(hashtext($1), s) END
-         LIMIT 1`,
-        [key, limit, held],
+      const r = await c.query<{ s: number | null; until: string }>(
+        `WITH p AS (SELECT COALESCE((SELECT value::bigint FROM kv WHERE key = $4), 0) AS until)
+         SELECT p.until, (
+           SELECT s FROM generate_series(0, $2::int - 1) AS s
+           WHERE CASE WHEN p.until > $5::bigint OR s = ANY($3::int[]) THEN false ELSE pg_try_advisory_lock(hashtext($1), s) END
+           LIMIT 1) AS s
+         FROM p`,
+        [key, limit, held, pauseKey(key), Date.now()],
       );
-      return r.rows[0]?.s ?? null;
+      return { slot: r.rows[0]?.s ?? null, pausedUntil: Number(r.rows[0]?.until ?? 0) };
+    }),
+    pause: (key, untilMs) => serial(async () => {
+      const c = await conn();
+      await c.query(
+        `INSERT INTO kv (key, value, updated_at) VALUES ($1, $2, $3)
+         ON CONFLICT (key) DO UPDATE SET value = GREATEST(kv.value::bigint, excluded.value::bigint)::text, updated_at = excluded.updated_at`,
+        [pauseKey(key), String(Math.round(untilMs)), new Date().toISOString()],
+      );
     }),
     give: (key, slot) => serial(async () => {
       const c = client;

@@ -282,7 +282,7 @@ class PgStore implements Store {
     const wrap = <A extends unknown[], R>(f: (...a: A) => Promise<R>) => (...a: A) => f(...a).catch((err: unknown) => {
       throw this.wrap(err);
     });
-    return { take: wrap(locks.take), give: wrap(locks.give), close: locks.close };
+    return { take: wrap(locks.take), give: wrap(locks.give), pause: wrap(locks.pause), close: locks.close };
   }
 
   commit(ops: WriteOp[]): Promise<unknown[]> {
