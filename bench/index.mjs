@@ -6,6 +6,7 @@ const benches = {
   rules: () => import('./rules.mjs'),
   daemon: () => import('./daemon.mjs'),
   events: () => import('./events.mjs'),
+  cluster: () => import('./cluster.mjs'),
 };
 const names = process.argv.slice(2).filter((a) => !a.startsWith('-'));
 const chosen = names.length ? names : Object.keys(benches);
