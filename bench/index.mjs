@@ -7,6 +7,7 @@ const benches = {
   daemon: () => import('./daemon.mjs'),
   events: () => import('./events.mjs'),
   cluster: () => import('./cluster.mjs'),
+  claims: () => import('./claims.mjs'),
 };
 const names = process.argv.slice(2).filter((a) => !a.startsWith('-'));
 const chosen = names.length ? names : Object.keys(benches);

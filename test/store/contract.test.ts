@@ -707,15 +707,21 @@ describe.each([sqlite, pgBackend()])('Store contract: $name', (backend) => {
         expect((await b.listRunners(TTL)).find((r) => r.id === 'ra')?.leases.runs).toEqual([owned]);
         tick(TTL + 1);
         await b.heartbeat('rb', TTL);
+        await a.registerRunner(runner('rc'));
         const [again, other] = await Promise.all([b.adoptOrphanRuns('rb', TTL), a.adoptOrphanRuns('rc', TTL)]);
         expect([...again, ...other].map((r) => [r.id, r.status])).toEqual([[owned, 'running']]);
-        expect((await a.getRun(owned))?.runner).toBe('rb');
+        expect((await a.getRun(owned))?.runner).toBe(again.length ? 'rb' : 'rc');
         expect(await a.adoptOrphanRuns('rc', TTL)).toEqual([]);
+        expect(await b.adoptOrphanRuns('rb', TTL)).toEqual([]);
         // Runners dead for ten lease times are forgotten.
         tick(10 * TTL + 1);
         await b.heartbeat('rb', TTL);
         await b.adoptOrphanRuns('rb', TTL);
         expect((await a.listRunners(TTL)).map((r) => r.id)).toEqual(['rb']);
+        // An adopter the others cannot see alive does not keep what it adopted.
+        const stray = await a.createRun({ workflow: 'wf', trigger: 'manual', runner: 'gone' });
+        expect((await a.adoptOrphanRuns('unregistered', TTL)).map((r) => r.id)).toEqual([stray]);
+        expect((await b.adoptOrphanRuns('rb', TTL)).map((r) => r.id)).toEqual([stray]);
       });
     });
 

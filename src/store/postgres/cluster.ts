@@ -53,11 +53,29 @@ export class PgCluster {
     const now = this.now();
     await q.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [CLAIM_LOCK_CLASS, workflow]);
     await q.query(`DELETE FROM event_leases l WHERE l.runner = $1 AND ${HANDLED}`, [runner]);
+    // Every event below the cursor is handled by this workflow: claims start there instead of
+    // scanning the whole outbox each time. It moves to the first event not handled yet.
+    const cursorKey = `event-cursor:${workflow}:${opts.object}`;
+    const stored = await q.query<{ value: string }>('SELECT value FROM kv WHERE key = $1', [cursorKey]);
+    const from = Number(stored.rows[0]?.value ?? 0);
+    const first = await q.query<{ id: string }>(
+      `SELECT e.id FROM events e WHERE e.object = $1 AND e.id >= $2
+         AND NOT EXISTS (SELECT 1 FROM event_handled h WHERE h.event_id = e.id AND h.workflow = $3)
+       ORDER BY e.id LIMIT 1`,
+      [opts.object, from, workflow],
+    );
+    const cursor = first.rows[0] ? Number(first.rows[0].id) : Number((await q.query<{ n: string | null }>('SELECT MAX(id) + 1 AS n FROM events')).rows[0]?.n ?? from);
+    if (cursor !== from) {
+      await q.query(
+        'INSERT INTO kv (key, value, updated_at) VALUES ($1, $2, $3) ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at',
+        [cursorKey, String(cursor), now],
+      );
+    }
     await q.query(
       `INSERT INTO event_leases (event_id, workflow, runner, claimed_at, expires_at)
        SELECT e.id, $1, $2, $3, $4 FROM events e
-       WHERE e.object = $5
-         AND NOT EXISTS (SELECT 1 FROM event_handled h WHERE h.event_id = e.id AND h.workflow = $1)
+       WHERE e.object = $5 AND e.id >= $7
+         AND NOT EXISTS (SELECT 1 FROM event_handled h WHERE h.event_id = e.id AND h.workflow = $1 AND h.event_id >= $7)
          AND NOT EXISTS (SELECT 1 FROM event_leases l WHERE l.event_id = e.id AND l.workflow = $1 AND l.expires_at >= $3)
          AND NOT EXISTS (
            SELECT 1 FROM event_leases l JOIN events e2 ON e2.id = l.event_id
@@ -66,7 +84,7 @@ export class PgCluster {
        ORDER BY e.id LIMIT $6
        ON CONFLICT (event_id, workflow) DO UPDATE SET runner = excluded.runner, claimed_at = excluded.claimed_at, expires_at = excluded.expires_at
          WHERE event_leases.expires_at < excluded.claimed_at`,
-      [workflow, runner, now, shiftIso(now, opts.ttlMs), opts.object, opts.limit],
+      [workflow, runner, now, shiftIso(now, opts.ttlMs), opts.object, opts.limit, cursor],
     );
     const held = await q.query<EventRow>(
       `SELECT ${EVENT_COLUMNS.split(', ').map((c) => 'e.' + c).join(', ')} FROM event_leases l JOIN events e ON e.id = l.event_id

@@ -254,13 +254,17 @@ export class PgRecords {
 
   /** True only for the first caller per (event, workflow), across every runner on the database. */
   async markEventHandled(w: WriteCtx, eventId: number, workflow: string): Promise<boolean> {
-    const exists = await w.c.query('SELECT 1 FROM events WHERE id = $1', [eventId]);
-    if (exists.rowCount === 0) throw new SkeinError('event-not-found', `no event with id ${eventId}`);
-    const r = await w.c.query(
-      'INSERT INTO event_handled (event_id, workflow, handled_at) VALUES ($1, $2, $3) ON CONFLICT (event_id, workflow) DO NOTHING',
-      [eventId, workflow, this.now()],
-    );
-    return r.rowCount === 1;
+    // One round trip: the foreign key says when the event does not exist.
+    try {
+      const r = await w.c.query(
+        'INSERT INTO event_handled (event_id, workflow, handled_at) VALUES ($1, $2, $3) ON CONFLICT (event_id, workflow) DO NOTHING',
+        [eventId, workflow, this.now()],
+      );
+      return r.rowCount === 1;
+    } catch (err) {
+      if ((err as { code?: unknown }).code === '23503') throw new SkeinError('event-not-found', `no event with id ${eventId}`);
+      throw err;
+    }
   }
 }
 

@@ -3,8 +3,8 @@
 // transaction() keeps one client checked out for its duration. Record writes, commit() batches
 // and transaction() take a store-wide advisory lock (see records.ts), so several runners on one
 // database behave like SQLite's single writer (and, as there, transaction() holds that lock until
-// it ends). Single-row writes (handled marks, run history, kv) do not need it. Concurrent commits
-// are not grouped: each is one database transaction.
+// it ends). Single-row writes (handled marks, run history, kv) do not need it, nor does a commit
+// batch made of them only. Concurrent commits are not grouped: each is one database transaction.
 import { AsyncLocalStorage } from 'node:async_hooks';
 import pg from 'pg';
 import { SkeinError } from '../../errors.js';
@@ -291,7 +291,8 @@ class PgStore implements Store {
       const results: unknown[] = [];
       for (const o of ops) results.push(await this.applyOp(w, o));
       return results;
-    }, true);
+      // Only a batch that writes records needs the write lock, and then first (see inTx).
+    }, ops.some((o) => o.op === 'setFields'));
   }
 
   async transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {

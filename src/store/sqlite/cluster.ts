@@ -47,10 +47,10 @@ export class SqliteCluster {
          GROUP BY l.runner, l.workflow`,
       ),
       runningRuns: db.prepare<[], { id: string; runner: string | null }>("SELECT id, runner FROM runs WHERE status = 'running' ORDER BY id"),
-      claim: db.prepare<{ wf: string; runner: string; now: string; until: string; object: string; limit: number }>(
+      claim: db.prepare<{ wf: string; runner: string; now: string; until: string; object: string; limit: number; cursor: number }>(
         `INSERT INTO event_leases (event_id, workflow, runner, claimed_at, expires_at)
          SELECT e.id, @wf, @runner, @now, @until FROM events e
-         WHERE e.object = @object
+         WHERE e.object = @object AND e.id >= @cursor
            AND NOT EXISTS (SELECT 1 FROM event_handled h WHERE h.event_id = e.id AND h.workflow = @wf)
            AND NOT EXISTS (SELECT 1 FROM event_leases l WHERE l.event_id = e.id AND l.workflow = @wf AND l.expires_at >= @now)
            AND NOT EXISTS (
@@ -73,6 +73,16 @@ export class SqliteCluster {
            AND (runner IS NULL OR runner NOT IN (SELECT id FROM runners WHERE heartbeat_at >= ?))
          RETURNING *`,
       ),
+      cursorGet: db.prepare<[string], { value: string }>('SELECT value FROM kv WHERE key = ?'),
+      cursorSet: db.prepare(
+        'INSERT INTO kv (key, value, updated_at) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at',
+      ),
+      firstUnhandled: db.prepare<[string, number, string], { id: number }>(
+        `SELECT e.id FROM events e WHERE e.object = ? AND e.id >= ?
+           AND NOT EXISTS (SELECT 1 FROM event_handled h WHERE h.event_id = e.id AND h.workflow = ?)
+         ORDER BY e.id LIMIT 1`,
+      ),
+      nextId: db.prepare<[], { n: number | null }>('SELECT MAX(id) + 1 AS n FROM events'),
       forget: db.prepare('DELETE FROM runners WHERE heartbeat_at < ?'),
       forgetLeases: db.prepare('DELETE FROM event_leases WHERE runner NOT IN (SELECT id FROM runners)'),
     };
@@ -104,7 +114,13 @@ export class SqliteCluster {
   claimEvents(workflow: string, runner: string, opts: ClaimEventsOptions): RecordEvent[] {
     const now = this.now();
     this.s.dropHandled.run(runner);
-    this.s.claim.run({ wf: workflow, runner, now, until: shiftIso(now, opts.ttlMs), object: opts.object, limit: opts.limit });
+    // Every event below the cursor is handled by this workflow: claims start there instead of
+    // scanning the whole outbox each time. It moves to the first event not handled yet.
+    const cursorKey = `event-cursor:${workflow}:${opts.object}`;
+    const from = Number(this.s.cursorGet.get(cursorKey)?.value ?? 0);
+    const cursor = this.s.firstUnhandled.get(opts.object, from, workflow)?.id ?? this.s.nextId.get()?.n ?? from;
+    if (cursor !== from) this.s.cursorSet.run(cursorKey, String(cursor), now);
+    this.s.claim.run({ wf: workflow, runner, now, until: shiftIso(now, opts.ttlMs), object: opts.object, limit: opts.limit, cursor });
     return this.s.held.all(workflow, runner).map(toEvent);
   }
 
