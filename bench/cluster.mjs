@@ -511,5 +511,6 @@ function report(results, n, pgVersion, sbLog, totalSec, rev) {
     if (machine - own / CORES >= 0.25) verdicts.push(`NOTE other processes used ${pct(machine - own / CORES)} of the machine: figures are disturbed`);
     console.log(`    ${r.name}: ${verdicts.join('; ')}. ${parts.join('; ')}`);
   }
+  console.log(`  this process (progress polls): ${results.map((r) => `${r.name} ${f1(r.cpu.bench)} s`).join(', ')} of CPU, inside "other"`);
   console.log(`  sandbox requests: ${requests ?? '?'}; whole bench ${totalSec} s`);
 }
