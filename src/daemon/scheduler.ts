@@ -51,10 +51,17 @@ export class Scheduler {
     }
     for (const wf of wanted.values()) {
       this.jobs.get(wf.name)?.stop();
+      // A tick is named by its due time, never by the moment a runner's timer fired (croner's
+      // currentRun() is the latter, a few ms late and different on every runner): the claim that
+      // makes a tick fire once across runners is keyed by that name.
+      let due: Date | null = null;
       const job = new Cron(wf.trigger.schedule!, { timezone: wf.trigger.timezone, legacyMode: true, protect: false }, (self: Cron) => {
-        const at = self.currentRun() ?? new Date();
+        const fired = self.currentRun() ?? new Date();
+        const at = dueTime(due, fired, (d) => self.nextRun(d));
+        due = self.nextRun(at);
         void this.onTick(wf, at, false);
       });
+      due = job.nextRun();
       this.jobs.set(wf.name, job);
       // Catch-up runs in the background: the daemon is ready while it works through missed ticks.
       const pending = this.catchUp(wf).catch((err: unknown) => this.deps.log.error({ workflow: wf.name, err: (err as Error).message }, 'schedule catch-up failed'));
@@ -130,4 +137,17 @@ export class Scheduler {
       if (this.running.get(wf.name) === run) this.running.delete(wf.name);
     }
   }
+}
+
+/**
+ * The due time of a firing: the one we expected, unless the timer fired far from it (a clock jump,
+ * a suspended machine), then the latest due time at or before the firing plus a little (timers
+ * may fire a few ms early).
+ */
+export function dueTime(expected: Date | null, fired: Date, next: (after: Date) => Date | null): Date {
+  const slack = 1000;
+  if (expected && Math.abs(fired.getTime() - expected.getTime()) < slack) return expected;
+  let at: Date | null = null;
+  for (let t = next(new Date(fired.getTime() - 60 * 60_000)); t && t.getTime() <= fired.getTime() + slack / 2; t = next(t)) at = t;
+  return at ?? new Date(Math.floor(fired.getTime() / 1000) * 1000);
 }

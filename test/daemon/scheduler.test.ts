@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/daemon/logger.js';
-import { Scheduler, type Tick } from '../../src/daemon/scheduler.js';
+import { dueTime, Scheduler, type Tick } from '../../src/daemon/scheduler.js';
+import { Cron } from 'croner';
 import type { WorkflowFile } from '../../src/generated/workflow.js';
 import { openStore } from '../../src/store/index.js';
 import type { Store } from '../../src/store/types.js';
@@ -21,7 +22,7 @@ afterEach(async () => {
   await scheduler?.stop();
   scheduler = undefined;
   await store?.close();
-  rmSync(dir, { recursive: true, force: true });
+  if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
 const wf = (trigger: Partial<WorkflowFile['trigger']>): WorkflowFile => ({
@@ -124,5 +125,21 @@ describe('seconds-level schedules', () => {
     expect(maxRunning).toBe(1);
     expect(fired).toHaveLength(2);
     expect(fired[1]!.at.getTime()).toBeGreaterThan(fired[0]!.at.getTime());
+  });
+});
+
+describe('dueTime: a tick is named by its due time on every runner', () => {
+  const everySecond = new Cron('* * * * * *', { legacyMode: true, paused: true });
+  const next = (d: Date) => everySecond.nextRun(d);
+  it('uses the expected due time when the timer fired a few ms off it', () => {
+    const due = new Date('2026-12-03T10:00:05.000Z');
+    expect(dueTime(due, new Date('2026-12-03T10:00:05.004Z'), next)).toEqual(due);
+    expect(dueTime(due, new Date('2026-12-03T10:00:04.999Z'), next)).toEqual(due);
+  });
+  it('finds the due time from the schedule when the expectation is off (a clock jump) or missing', () => {
+    expect(dueTime(new Date('2026-12-03T09:00:00.000Z'), new Date('2026-12-03T10:00:05.013Z'), next)).toEqual(new Date('2026-12-03T10:00:05.000Z'));
+    expect(dueTime(null, new Date('2026-12-03T10:00:04.998Z'), next)).toEqual(new Date('2026-12-03T10:00:05.000Z'));
+    const hourly = new Cron('0 * * * *', { legacyMode: true, paused: true });
+    expect(dueTime(null, new Date('2026-12-03T10:00:00.020Z'), (d) => hourly.nextRun(d))).toEqual(new Date('2026-12-03T10:00:00.000Z'));
   });
 });
