@@ -13,7 +13,7 @@
 // and for PostgreSQL how long the store-wide write lock (pg_advisory_xact_lock(WRITE_LOCK_KEY),
 // taken by every commit) was held and waited for.
 //
-//   npm run bench -- cluster [--n=N]      BENCH_CLUSTER_N (default 2000 records per configuration)
+//   npm run bench -- cluster [--n=N]      BENCH_CLUSTER_N (default 3000 records per configuration)
 //   BENCH_CLUSTER_RUNNERS=1,2,4           PostgreSQL runner counts
 //   BENCH_CLUSTER_CLAIM_BATCH=N           --claim-batch passed to every daemon (default: daemon's)
 //   BENCH_PG_URL=postgres://postgres@127.0.0.1:5432/postgres   admin connection (CREATE/DROP DATABASE)
@@ -389,7 +389,7 @@ const f1 = (x) => x.toFixed(1);
 
 export async function main(argv = []) {
   const nArg = argv.find((a) => a.startsWith('--n='));
-  const n = Number(nArg ? nArg.slice(4) : (process.env.BENCH_CLUSTER_N ?? 2000));
+  const n = Number(nArg ? nArg.slice(4) : (process.env.BENCH_CLUSTER_N ?? 3000));
   if (!(Number.isInteger(n) && n > 0 && n <= 25000)) throw new Error(`cluster bench: N must be a whole number 1..25000, found ${n}`);
   const runners = (process.env.BENCH_CLUSTER_RUNNERS ?? '1,2,4').split(',').map(Number);
   const configs = [{ kind: 'sqlite', runners: 1 }, ...runners.map((r) => ({ kind: 'pg', runners: r }))];
