@@ -171,12 +171,16 @@ export class PgRecords {
     const { after, changed } = mergeFields(def, key, before, values);
     if (before && changed.length === 0) return null;
     const json = JSON.stringify(after);
-    if (before) {
-      await c.query('UPDATE records SET fields = $1, version = version + 1, updated_at = $2 WHERE object = $3 AND key = $4', [json, at, def.name, key]);
-    } else {
-      await c.query('INSERT INTO records (object, key, fields, version, created_at, updated_at) VALUES ($1, $2, $3, 1, $4, $4)', [def.name, key, json, at]);
-    }
-    return this.writeEvent(c, def.name, key, before ? 'updated' : 'created', before, after, changed, source, at);
+    // The record and its event in one statement: one round trip less while the write lock is held.
+    const write = before
+      ? 'UPDATE records SET fields = $9, version = version + 1, updated_at = $8 WHERE object = $1 AND key = $2'
+      : 'INSERT INTO records (object, key, fields, version, created_at, updated_at) VALUES ($1, $2, $9, 1, $8, $8)';
+    const kind: EventKind = before ? 'updated' : 'created';
+    const r = await c.query<{ id: string }>(
+      `WITH w AS (${write}) INSERT INTO events (object, key, kind, before, after, changed, source, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`,
+      [def.name, key, kind, before === null ? null : JSON.stringify(before), json, JSON.stringify(changed), source, at, json],
+    );
+    return { id: Number(r.rows[0]!.id), object: def.name, key, kind, before, after, changed, source, at };
   }
 
   /**

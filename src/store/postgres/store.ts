@@ -287,12 +287,17 @@ class PgStore implements Store {
 
   commit(ops: WriteOp[]): Promise<unknown[]> {
     if (ops.length === 0) return this.read(async () => []);
+    // The record writes go last: they take the store-wide write lock (held until COMMIT), and the
+    // run-history rows and handled marks before them need no lock, so they are written before it
+    // is taken instead of while other runners queue for it. Those rows belong to this runner's
+    // runs and leased events, so waiting for the lock while holding them cannot deadlock another
+    // writer. Results come back in the order of `ops`.
+    const order = [...ops.keys()].sort((a, b) => Number(ops[a]!.op === 'setFields') - Number(ops[b]!.op === 'setFields'));
     return this.inTx(async (w) => {
-      const results: unknown[] = [];
-      for (const o of ops) results.push(await this.applyOp(w, o));
+      const results: unknown[] = new Array(ops.length);
+      for (const i of order) results[i] = await this.applyOp(w, ops[i]!);
       return results;
-      // Only a batch that writes records needs the write lock, and then first (see inTx).
-    }, ops.some((o) => o.op === 'setFields'));
+    });
   }
 
   async transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
