@@ -111,7 +111,7 @@ describe('scale-out: event backlog across runners', () => {
 
     // Wait until 20% of the creates reached the sandbox, then kill a runner that holds work: a
     // running run of its own (or, failing that, leased events), as the cluster API shows it.
-    let kill: { index: number; row: ClusterRunner; done: number; seen: Cluster } | undefined;
+    let kill: { index: number; row: ClusterRunner; done: number; seen: Cluster; leased: number[] } | undefined;
     const waitUntil = Date.now() + 60_000;
     while (!kill) {
       if (Date.now() > waitUntil) throw new Error(`no runner held work once 20% was done; progress ${JSON.stringify(await progress())}`);
@@ -124,8 +124,10 @@ describe('scale-out: event backlog across runners', () => {
           seen.runners.find((r) => busy(r) && Object.values(r.leases.events).some((n) => n > 0));
         if (pick) {
           const index = daemons.findIndex((d) => d.child.pid === pick.pid);
+          // The event ids it holds, for telling afterwards who handled them.
+          const leased = (await db.client.query<{ id: string }>("SELECT l.event_id::text AS id FROM event_leases l WHERE l.runner = $1 AND l.workflow = $2 AND NOT EXISTS (SELECT 1 FROM event_handled h WHERE h.event_id = l.event_id AND h.workflow = l.workflow)", [pick.id, WF])).rows.map((r) => Number(r.id));
           daemons[index]!.child.kill('SIGKILL');
-          kill = { index, row: pick, done, seen };
+          kill = { index, row: pick, done, seen, leased };
           break;
         }
       }
@@ -212,9 +214,9 @@ describe('scale-out: event backlog across runners', () => {
     const statusOf = new Map(runs.map((r) => [r.id, r]));
     const adopted = victimRuns.filter((id) => statusOf.get(id)?.status === 'cancelled');
     for (const id of adopted) expect(JSON.parse(statusOf.get(id)!.summary ?? '{}')).toMatchObject({ interrupted: true });
-    const victimRunEvents = victimRuns.flatMap((id) => (JSON.parse(statusOf.get(id)?.trigger_data ?? '{"events":[]}') as { events: number[] }).events);
-    const takenOver = created.filter((e) => victimRunEvents.includes(e.id) && handledBy(e).some((id) => !victimRuns.includes(id) && survivorIds.includes(statusOf.get(id)?.runner ?? '')));
-    expect(adopted.length + takenOver.length, `victim runs ${JSON.stringify(victimRuns)} (statuses ${JSON.stringify(victimRuns.map((id) => statusOf.get(id)?.status))}), leased events ${victimEvents}`).toBeGreaterThan(0);
+    const victimHeld = new Set([...kill.leased, ...victimRuns.flatMap((id) => (JSON.parse(statusOf.get(id)?.trigger_data ?? '{"events":[]}') as { events: number[] }).events)]);
+    const takenOver = created.filter((e) => victimHeld.has(e.id) && handledBy(e).some((id) => !victimRuns.includes(id) && survivorIds.includes(statusOf.get(id)?.runner ?? '')));
+    expect(adopted.length + takenOver.length, `victim runs ${JSON.stringify(victimRuns)} (statuses ${JSON.stringify(victimRuns.map((id) => statusOf.get(id)?.status))}), leased events ${victimEvents} (${kill.leased.length} by the store)`).toBeGreaterThan(0);
     // Nothing is owned by the dead runner any more.
     expect((await db.client.query('SELECT event_id FROM event_leases WHERE runner = $1', [victimId])).rows).toEqual([]);
 
