@@ -4,7 +4,7 @@
 // and transaction() take a store-wide advisory lock (see records.ts), so several runners on one
 // database behave like SQLite's single writer (and, as there, transaction() holds that lock until
 // it ends). Single-row writes (handled marks, run history, kv) do not need it, nor does a commit
-// batch made of them only. Concurrent commits are not grouped: each is one database transaction.
+// batch made of them only. Concurrent commit() batches are grouped into one transaction.
 import { AsyncLocalStorage } from 'node:async_hooks';
 import pg from 'pg';
 import { SkeinError } from '../../errors.js';
@@ -18,6 +18,8 @@ import { openPgSlotLocks } from './slot-locks.js';
 
 /** Key of the transaction-level advisory lock that serializes record writes ("skein-wr"). */
 export const WRITE_LOCK_KEY = 0x736b65696e77;
+/** Most commit() batches one group commit carries. */
+const MAX_GROUP = 64;
 /** How long a writer waits for another runner's lock before failing with `store-busy`. */
 export const LOCK_TIMEOUT_MS = 5000;
 
@@ -285,17 +287,58 @@ class PgStore implements Store {
     return { take: wrap(locks.take), give: wrap(locks.give), pause: wrap(locks.pause), close: locks.close };
   }
 
+  /**
+   * Group commit, as on SQLite: batches that arrive while a commit is in flight wait and then go
+   * out together in one transaction, so a runner pays one COMMIT (and one hold of the write lock)
+   * for many records instead of one each. When anything in a group fails, the group is rolled
+   * back and each batch is committed on its own, so one bad batch fails alone.
+   */
   commit(ops: WriteOp[]): Promise<unknown[]> {
     if (ops.length === 0) return this.read(async () => []);
-    // The record writes go last: they take the store-wide write lock (held until COMMIT), and the
-    // run-history rows and handled marks before them need no lock, so they are written before it
-    // is taken instead of while other runners queue for it. Those rows belong to this runner's
-    // runs and leased events, so waiting for the lock while holding them cannot deadlock another
-    // writer. Results come back in the order of `ops`.
-    const order = [...ops.keys()].sort((a, b) => Number(ops[a]!.op === 'setFields') - Number(ops[b]!.op === 'setFields'));
+    this.guard();
+    return new Promise((resolve, reject) => {
+      this.queued.push({ ops, resolve, reject });
+      if (!this.flushing) void this.flush();
+    });
+  }
+
+  private queued: Array<{ ops: WriteOp[]; resolve: (v: unknown[]) => void; reject: (e: unknown) => void }> = [];
+  private flushing = false;
+
+  private async flush(): Promise<void> {
+    this.flushing = true;
+    try {
+      while (this.queued.length) {
+        const group = this.queued.splice(0, MAX_GROUP);
+        if (group.length === 1) {
+          await this.commitBatches([group[0]!.ops]).then(([r]) => group[0]!.resolve(r!), group[0]!.reject);
+          continue;
+        }
+        try {
+          const results = await this.commitBatches(group.map((g) => g.ops));
+          group.forEach((g, i) => g.resolve(results[i]!));
+        } catch {
+          for (const g of group) await this.commitBatches([g.ops]).then(([r]) => g.resolve(r!), g.reject);
+        }
+      }
+    } finally {
+      this.flushing = false;
+    }
+  }
+
+  /**
+   * One transaction for all `batches`. The record writes go last: they take the store-wide write
+   * lock (held until COMMIT), and the run-history rows and handled marks before them need no
+   * lock, so they are written before it is taken instead of while other runners queue for it.
+   * Those rows belong to this runner's runs and leased events, so waiting for the lock while
+   * holding them cannot deadlock another writer. Results come back per batch, in op order.
+   */
+  private commitBatches(batches: WriteOp[][]): Promise<unknown[][]> {
+    const steps = batches.flatMap((ops, b) => ops.map((o, i) => ({ o, b, i })));
+    steps.sort((x, y) => Number(x.o.op === 'setFields') - Number(y.o.op === 'setFields'));
     return this.inTx(async (w) => {
-      const results: unknown[] = new Array(ops.length);
-      for (const i of order) results[i] = await this.applyOp(w, ops[i]!);
+      const results = batches.map((ops) => new Array<unknown>(ops.length));
+      for (const { o, b, i } of steps) results[b]![i] = await this.applyOp(w, o);
       return results;
     });
   }
