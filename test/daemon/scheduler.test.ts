@@ -13,8 +13,8 @@ import { openStore } from '../../src/store/index.js';
 import type { Store } from '../../src/store/types.js';
 import { buildObjectDefs } from '../../src/workflow/objects.js';
 
-let dir: string;
-let store: Store;
+let dir: string | undefined;
+let store: Store | undefined;
 let scheduler: Scheduler | undefined;
 const quiet = createLogger({ level: 'error', destination: new Writable({ write: (_c, _e, cb) => cb() }) });
 
@@ -22,7 +22,9 @@ afterEach(async () => {
   await scheduler?.stop();
   scheduler = undefined;
   await store?.close();
+  store = undefined;
   if (dir) rmSync(dir, { recursive: true, force: true });
+  dir = undefined;
 });
 
 const wf = (trigger: Partial<WorkflowFile['trigger']>): WorkflowFile => ({
