@@ -59,6 +59,7 @@ export class Daemon {
   private readonly inFlight = new Set<Promise<unknown>>();
   presence!: Presence;
   private adopter?: NodeJS.Timeout;
+  private adopting = false;
   private limits?: Awaited<ReturnType<typeof limiterFor>>;
 
   constructor(private readonly opts: DaemonOptions) {
@@ -167,7 +168,8 @@ export class Daemon {
    * since their events were not marked handled. Runs at start and every third of the lease time.
    */
   private async adoptOrphans(): Promise<void> {
-    if (this.stopping.signal.aborted) return;
+    if (this.stopping.signal.aborted || this.adopting) return;
+    this.adopting = true;
     try {
       for (const id of deadLocalRunners(await this.store.listRunners(this.presence.ttlMs))) {
         this.log.info({ dead_runner: id }, 'a runner on this host is gone; releasing its leases');
@@ -176,6 +178,8 @@ export class Daemon {
       await this.resumeRuns(await this.store.adoptOrphanRuns(this.presence.id, this.presence.ttlMs));
     } catch (err) {
       this.log.error({ err: (err as Error).message }, 'adopting the runs of dead runners failed; retrying');
+    } finally {
+      this.adopting = false;
     }
   }
 
