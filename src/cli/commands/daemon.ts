@@ -110,14 +110,16 @@ export const daemonCommand: Command = {
     const claimBatch = values['claim-batch'] === undefined ? undefined : Number(values['claim-batch']);
     if (claimBatch !== undefined && !(Number.isInteger(claimBatch) && claimBatch >= 1)) throw new UsageError(`--claim-batch takes a whole number >= 1, found "${values['claim-batch']}"`);
     const daemon = new Daemon({ dir: values.dir!, cwd: io.cwd, state, host, port, env, log, vars, pollMs: ms(values.poll!, '--poll'), apiToken: token, leaseTtlMs, claimBatch });
+    let url: string;
     try {
-      const url = await daemon.start();
-      io.stderr.write(`skein daemon listening on ${url}\n`);
+      url = await daemon.start();
     } catch (err) {
       await sandbox?.stop();
       throw err;
     }
-    const clean = await new Promise<boolean>((resolve) => {
+    // The handlers go in before "listening" is printed: whoever waits for that line may signal at
+    // once, and a SIGTERM that arrives before a handler exists kills the process undrained.
+    const clean = new Promise<boolean>((resolve) => {
       let signals = 0;
       const onSignal = (sig: string) => {
         signals++;
@@ -132,7 +134,9 @@ export const daemonCommand: Command = {
       process.on('SIGINT', onSignal);
       process.on('SIGHUP', () => void daemon.reload('SIGHUP'));
     });
+    io.stderr.write(`skein daemon listening on ${url}\n`);
+    const drained = await clean;
     await sandbox?.stop();
-    return clean ? EXIT.OK : EXIT.FAILED;
+    return drained ? EXIT.OK : EXIT.FAILED;
   },
 };
