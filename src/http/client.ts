@@ -110,15 +110,16 @@ export class HttpClient {
   /** Sends `req`, retrying per the policy; resolves with a 2xx/3xx response or throws `HttpError`. */
   async send(req: HttpRequest, opts: SendOptions): Promise<HttpResponse> {
     const started = performance.now();
-    const target = describeTarget(req.method, req.url);
-    const policy: RetryPolicy = { ...this.#retry, ...defined(opts.retry ?? {}) };
+    // Only error messages name the target: described on first use.
+    let target: string | undefined;
+    const policy: RetryPolicy = opts.retry ? { ...this.#retry, ...defined(opts.retry) } : this.#retry;
     const key = opts.limiterKey;
     const signal = opts.signal;
     let attempts = 0;
     let waitedMs = 0;
 
     const fail = (kind: HttpErrorKind, detail: string, extra: Omit<HttpErrorInit, 'attempts'> = {}): HttpError =>
-      new HttpError(kind, `${target}: ${detail}`, { attempts, ...extra });
+      new HttpError(kind, `${(target ??= describeTarget(req.method, req.url))}: ${detail}`, { attempts, ...extra });
     const aborted = (reason: unknown): HttpError => fail('aborted', `aborted ${attemptsText(attempts)}`, { cause: reason });
 
     if (this.#closed) throw fail('aborted', 'the HTTP client is closed');
@@ -195,7 +196,7 @@ export class HttpClient {
         return { status: r.status, headers: r.headers, body: r.body, attempts, durationMs: performance.now() - started, waitedMs };
       }
       if (verdict.action === 'fail') {
-        throw failureError(target, attempts, verdict, outcome, failure);
+        throw failureError((target ??= describeTarget(req.method, req.url)), attempts, verdict, outcome, failure);
       }
 
       const status = outcome.type === 'response' ? outcome.status : undefined;
@@ -291,5 +292,7 @@ function requestHeaders(given: Record<string, string>, url: URL): Record<string,
 }
 
 function defined<T extends object>(o: T): Partial<T> {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+  const out: Record<string, unknown> = {};
+  for (const k in o) if (o[k] !== undefined) out[k] = o[k];
+  return out as Partial<T>;
 }

@@ -39,12 +39,14 @@ export function renderValue<T>(value: T, context: object): T | string {
 const short = (s: string) => (s.length > 60 ? s.slice(0, 57) + '...' : s);
 const firstLine = (err: unknown) => String((err as Error)?.message ?? err).split('\n')[0];
 
+const TEXT = Symbol('text');
+const SOURCE = Symbol('source');
 const textProto = {
-  toString(this: { [TEXT]: string }) {
-    return this[TEXT];
+  toString(this: { [TEXT]?: string; [SOURCE]: unknown }) {
+    // Nested objects are stringified only when rendered, not each time a tree is wrapped.
+    return (this[TEXT] ??= JSON.stringify(this[SOURCE]));
   },
 };
-const TEXT = Symbol('text');
 
 /**
  * Wraps a parsed body so `{{response}}` renders its text while `{{response.A.B}}` reaches into
@@ -54,7 +56,8 @@ export function renderableTree(tree: unknown, text?: string): unknown {
   if (tree === null || typeof tree !== 'object') return tree ?? text ?? '';
   if (Array.isArray(tree)) return tree.map((t) => renderableTree(t));
   const out = Object.create(textProto) as Record<string | symbol, unknown>;
-  out[TEXT] = text ?? JSON.stringify(tree);
-  for (const [k, v] of Object.entries(tree)) out[k] = renderableTree(v);
+  if (text !== undefined) out[TEXT] = text;
+  out[SOURCE] = tree;
+  for (const k in tree) if (Object.prototype.hasOwnProperty.call(tree, k)) out[k] = renderableTree((tree as Record<string, unknown>)[k]);
   return out;
 }
