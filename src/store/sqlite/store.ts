@@ -3,15 +3,12 @@
 // at a time through a queue so that an open transaction (which may await between operations)
 // never sees another caller's writes on the same connection.
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { SkeinError } from '../../errors.js';
 import type { ObjectDef } from '../../workflow/objects.js';
 import type { Store, StoreTx, WriteOp } from '../types.js';
-import { applyOps, controlStatements, fromWire, runBatch, type Control } from './batch.js';
 import { migrate } from './migrations.js';
 import { SqliteRecords } from './records.js';
 import { SqliteRuns } from './runs.js';
@@ -24,79 +21,6 @@ export interface SqliteStoreOptions {
   now?: () => string;
   /** Wait for another process's write lock; default BUSY_TIMEOUT_MS. */
   busyTimeoutMs?: number;
-  /**
-   * Run Store.commit batches on a writer thread with its own connection (default true for a file
-   * with the default clock, when the compiled writer is present). False keeps every write on the
-   * calling thread.
-   */
-  writerThread?: boolean;
-}
-
-/** The compiled writer thread's module, next to this one (absent when running from sources). */
-const WRITER_FILE = (() => {
-  try {
-    const file = fileURLToPath(new URL('./writer.js', import.meta.url));
-    return import.meta.url.endsWith('.js') && existsSync(file) ? file : undefined;
-  } catch {
-    return undefined;
-  }
-})();
-
-type WriterReply = import('./writer.js').WriterReply;
-
-/** The main thread's end of the writer thread: one batch in flight at a time (the store's queue). */
-class WriterClient {
-  private readonly worker: Worker;
-  private next = 1;
-  private readonly waiting = new Map<number, { resolve: (r: WriterReply) => void; reject: (e: unknown) => void }>();
-  private closed?: () => void;
-  private failure: unknown;
-
-  constructor(file: string, data: import('./writer.js').WriterData) {
-    this.worker = new Worker(file, { workerData: data });
-    // Idle, the thread does not keep the process alive; it does while a batch is in flight.
-    this.worker.unref();
-    this.worker.on('message', (m: WriterReply) => {
-      if (m.type === 'closed') return this.closed?.();
-      const w = this.waiting.get(m.id);
-      this.waiting.delete(m.id);
-      if (this.waiting.size === 0) this.worker.unref();
-      w?.resolve(m);
-    });
-    const fail = (err: unknown) => {
-      this.failure ??= err;
-      for (const w of this.waiting.values()) w.reject(err);
-      this.waiting.clear();
-      this.closed?.();
-    };
-    this.worker.on('error', fail);
-    this.worker.on('exit', () => fail(new SkeinError('store-writer-exited', 'the store writer thread exited')));
-  }
-
-  get broken(): boolean {
-    return this.failure !== undefined;
-  }
-
-  /** Sends a batch; throws at once (nothing sent) when a value cannot be copied to the thread. */
-  run(batch: WriteOp[][]): Promise<WriterReply> {
-    if (this.failure !== undefined) return Promise.reject(this.failure);
-    const id = this.next++;
-    this.worker.postMessage({ type: 'batch', id, batch });
-    this.worker.ref();
-    return new Promise<WriterReply>((resolve, reject) => this.waiting.set(id, { resolve, reject }));
-  }
-
-  /** Closes the thread's connection (it checkpoints nothing: the main connection closes last). */
-  async close(): Promise<void> {
-    if (this.failure === undefined) {
-      await new Promise<void>((resolve) => {
-        this.closed = resolve;
-        this.worker.ref();
-        this.worker.postMessage({ type: 'close' });
-      });
-    }
-    await this.worker.terminate();
-  }
 }
 
 const txContext = new AsyncLocalStorage<object>();
@@ -120,16 +44,12 @@ class SqliteStore implements Store {
   private activeTx: object | null = null;
   private readonly tx: StoreTx;
 
-  /** Undefined until the first commit batch; null when batches run on this thread. */
-  private writer: WriterClient | null | undefined;
-
   constructor(
     private readonly db: Database.Database,
     location: string,
     readonly objects: ReadonlyMap<string, ObjectDef>,
     private readonly now: () => string,
     private readonly busyTimeoutMs: number,
-    private readonly writerThread: boolean,
   ) {
     this.location = location;
     this.records = new SqliteRecords(db, objects, now);
@@ -178,18 +98,17 @@ class SqliteStore implements Store {
     return run;
   }
 
-  private control?: Control;
-  private batch: Array<{ fn?: () => unknown; ops?: WriteOp[]; resolve: (v: unknown) => void; reject: (e: unknown) => void }> = [];
+  private control?: Record<'begin' | 'commit' | 'rollback' | 'savepoint' | 'release' | 'rollbackTo', Database.Statement>;
+  private batch: Array<{ fn: () => unknown; resolve: (v: unknown) => void; reject: (e: unknown) => void }> = [];
 
   /**
-   * A single synchronous write (`fn`, or the operations of a Store.commit). Writes issued while
-   * others wait are committed together (group commit): one IMMEDIATE transaction, a savepoint per
-   * write so one failure undoes only itself. Each promise resolves only after the COMMIT, so
-   * "committed before acting" still holds. A batch of commits alone may run on the writer thread.
+   * A single synchronous write. Writes issued while others wait are committed together (group
+   * commit): one IMMEDIATE transaction, a savepoint per write so one failure undoes only itself.
+   * Each promise resolves only after the COMMIT, so "committed before acting" still holds.
    */
-  private write<T>(fn: (() => T) | WriteOp[]): Promise<T> {
+  private write<T>(fn: () => T): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      this.batch.push(Array.isArray(fn) ? { ops: fn, resolve: resolve as (v: unknown) => void, reject } : { fn, resolve: resolve as (v: unknown) => void, reject });
+      this.batch.push({ fn, resolve: resolve as (v: unknown) => void, reject });
       // Flush after the current event-loop turn, so writes from the many responses handled in
       // one turn share a commit.
       if (this.batch.length === 1) {
@@ -205,76 +124,48 @@ class SqliteStore implements Store {
     });
   }
 
-  private flushBatch(): void | Promise<void> {
-    if (this.batch.every((op) => op.ops !== undefined)) {
-      const writer = this.writerFor();
-      if (writer) {
-        const ops = this.batch;
-        this.batch = [];
-        return this.flushOnWriter(writer, ops);
-      }
-    }
-    this.flushInline();
-  }
-
-  private flushInline(): void {
+  private flushBatch(): void {
     const ops = this.batch;
     this.batch = [];
-    const c = (this.control ??= controlStatements(this.db));
+    const c = (this.control ??= {
+      begin: this.db.prepare('BEGIN IMMEDIATE'),
+      commit: this.db.prepare('COMMIT'),
+      rollback: this.db.prepare('ROLLBACK'),
+      savepoint: this.db.prepare('SAVEPOINT w'),
+      release: this.db.prepare('RELEASE w'),
+      rollbackTo: this.db.prepare('ROLLBACK TO w'),
+    });
     let results: Array<{ ok: boolean; value: unknown }>;
     try {
-      results = runBatch(this.db, c, ops.map((op) => op.fn ?? (() => applyOps(this.records, this.runs, op.ops!))));
+      // Optimistic pass: no savepoints, since writes rarely fail. If one does, undo the batch and
+      // replay it with a savepoint around each write so only the failing write is lost.
+      c.begin.run();
+      try {
+        results = ops.map((op) => ({ ok: true, value: op.fn() }));
+      } catch {
+        c.rollback.run();
+        c.begin.run();
+        results = ops.map((op) => {
+          c.savepoint.run();
+          try {
+            const value = op.fn();
+            c.release.run();
+            return { ok: true, value };
+          } catch (err) {
+            c.rollbackTo.run();
+            c.release.run();
+            return { ok: false, value: err };
+          }
+        });
+      }
+      c.commit.run();
     } catch (err) {
+      if (this.db.inTransaction) this.db.exec('ROLLBACK');
       const e = busyError(err, this.location, this.busyTimeoutMs);
       for (const op of ops) op.reject(e);
       return;
     }
     ops.forEach((op, i) => (results[i]!.ok ? op.resolve(results[i]!.value) : op.reject(results[i]!.value)));
-  }
-
-  /** The writer thread, started on first use; null when batches run on this thread. */
-  private writerFor(): WriterClient | null {
-    if (this.writer === undefined) {
-      this.writer = null;
-      if (this.writerThread && WRITER_FILE) {
-        try {
-          this.writer = new WriterClient(WRITER_FILE, { path: this.location, objects: [...this.objects], busyTimeoutMs: this.busyTimeoutMs });
-        } catch {
-          this.writer = null;
-        }
-      }
-    }
-    return this.writer?.broken ? null : this.writer;
-  }
-
-  private async flushOnWriter(writer: WriterClient, ops: typeof this.batch): Promise<void> {
-    let sent: Promise<WriterReply>;
-    try {
-      sent = writer.run(ops.map((op) => op.ops!));
-    } catch {
-      // A value the thread cannot receive (structured clone): nothing was sent; write it here.
-      this.batch = [...ops, ...this.batch];
-      return this.flushInline();
-    }
-    let reply: WriterReply;
-    try {
-      reply = await sent;
-    } catch (err) {
-      // The thread died: nothing of this batch is known to be committed.
-      for (const op of ops) op.reject(err);
-      return;
-    }
-    if (reply.type !== 'batch') return;
-    if ('fatal' in reply) {
-      const e = busyError(fromWire(reply.fatal), this.location, this.busyTimeoutMs);
-      for (const op of ops) op.reject(e);
-      return;
-    }
-    ops.forEach((op, i) => {
-      const r = reply.results[i]!;
-      if (r.ok) op.resolve(r.value);
-      else op.reject(fromWire(r.error));
-    });
   }
 
   getRecord(object: string, key: string) {
@@ -350,7 +241,22 @@ class SqliteStore implements Store {
   }
 
   commit(ops: WriteOp[]): Promise<unknown[]> {
-    return this.write<unknown[]>(ops);
+    return this.write(() =>
+      ops.map((o) => {
+        switch (o.op) {
+          case 'setFields':
+            return this.records.setFields(o.object, o.key, o.patch, o.opts);
+          case 'recordStep':
+            return this.runs.recordStep(o.runId, o.recordKey, o.step);
+          case 'startRunRecord':
+            return this.runs.startRunRecord(o.runId, o.object, o.key);
+          case 'finishRunRecord':
+            return this.runs.finishRunRecord(o.runId, o.key, o.status, o.error);
+          case 'markEventHandled':
+            return this.records.markEventHandled(o.eventId, o.workflow);
+        }
+      }),
+    );
   }
 
   transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
@@ -372,13 +278,7 @@ class SqliteStore implements Store {
   }
 
   close(): Promise<void> {
-    return this.serial(async () => {
-      // The writer's connection closes first, so the main one closes last and checkpoints.
-      const writer = this.writer;
-      this.writer = null;
-      if (writer) await writer.close().catch(() => undefined);
-      this.db.close();
-    });
+    return this.serial(() => void this.db.close());
   }
 }
 
@@ -402,9 +302,7 @@ export async function openSqliteStore(path: string, objects: Map<string, ObjectD
     // 64 MiB page cache (default 2 MiB): bulk imports touch many B-tree pages.
     db.pragma('cache_size = -65536');
     migrate(db, path, now);
-    // The writer thread stamps rows with its own clock: only with the default one.
-    const writerThread = (opts.writerThread ?? true) && opts.now === undefined && path !== ':memory:' && process.env.SKEIN_SQLITE_WRITER !== 'inline';
-    return new SqliteStore(db, path, objects, now, busyTimeoutMs, writerThread);
+    return new SqliteStore(db, path, objects, now, busyTimeoutMs);
   } catch (err) {
     db?.close();
     if (err instanceof SkeinError) throw err;
