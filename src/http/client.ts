@@ -1,7 +1,12 @@
 // The HTTP client every vendor call goes through: one keep-alive undici Pool per origin, the retry
 // policy of retry.ts, and the shared per-key Limiter. It never retries a call that may have run
 // unless the caller said it is idempotent; such failures come back as kind `maybe-sent`.
-import { Pool, type Dispatcher } from 'undici';
+import { createRequire } from 'node:module';
+import type { Dispatcher, Pool as PoolType } from 'undici';
+// undici's index loads every part of it (fetch, WebSocket, mocks, cookies...): about 50 ms of a
+// CLI run's start-up. The client needs only the Pool (the same module the index re-exports).
+const Pool = createRequire(import.meta.url)('undici/lib/dispatcher/pool.js') as typeof PoolType;
+type Pool = PoolType;
 import { abortReason, sleep } from './delay.js';
 import { attemptsText, describeTarget, HttpError, type HttpErrorInit, type HttpErrorKind } from './errors.js';
 import { exchange, type ExchangeOutcome } from './exchange.js';
