@@ -115,7 +115,8 @@ export class SqliteRuns {
     let mask = 0;
     for (let i = 0; i < STEP_COLUMNS.length; i++) {
       const c = STEP_COLUMNS[i]!;
-      if (step[c] === undefined) {
+      // attempts is NOT NULL: a null keeps the stored count, as undefined does.
+      if (step[c] === undefined || (c === 'attempts' && step[c] === null)) {
         params[c] = c === 'attempts' ? 0 : null;
       } else {
         params[c] = ENCODE[c](step);
