@@ -70,8 +70,11 @@ export async function processRecord(deps: EngineDeps, s: RunScope, c: Candidate)
    * outcome is counted, so the record's end can ride on the same commit); if the mapping is
    * refused, commits a failed row instead.
    */
-  const settle = async (extra: () => WriteOp[] = () => []) => {
+  const settle = async (extra?: () => WriteOp[]) => {
     if (!done) {
+      // Nothing settled since the last commit: rows still pending (the record's start, skipped
+      // steps) ride on the next commit, which comes before any call leaves.
+      if (!extra) return;
       const ops = [...pending, ...extra()];
       if (ops.length) await store.commit(ops);
       pending = [];
@@ -85,7 +88,7 @@ export async function processRecord(deps: EngineDeps, s: RunScope, c: Candidate)
       deps.onStep?.({ workflow: s.wf.name, run: s.runId, record: c.key, step: d.row.step_id, status, durationMs: d.row.duration_ms ?? 0, attempts: d.row.attempts ?? 0, error });
     const row: WriteOp = { op: 'recordStep', runId: s.runId, recordKey: c.key, step: { ...d.row, status: d.status, error: d.error ?? null } };
     try {
-      const [ev] = await store.commit([...pending, ...(d.write ? [d.write] : []), row, ...extra()]);
+      const [ev] = await store.commit([...pending, ...(d.write ? [d.write] : []), row, ...(extra?.() ?? [])]);
       if (d.write && (ev as RecordEvent | null)?.after) fields = (ev as RecordEvent).after!;
       tell(d.status, d.error);
     } catch (err) {
@@ -95,7 +98,7 @@ export async function processRecord(deps: EngineDeps, s: RunScope, c: Candidate)
       const error = `response mapping not applied: ${(err as Error).message}`;
       const status: StepStatus = d.status === 'succeeded' ? 'failed' : d.status;
       d.count(status, error, +1);
-      await store.commit([...pending, { op: 'recordStep', runId: s.runId, recordKey: c.key, step: { ...d.row, status, error } }, ...extra()]);
+      await store.commit([...pending, { op: 'recordStep', runId: s.runId, recordKey: c.key, step: { ...d.row, status, error } }, ...(extra?.() ?? [])]);
       tell(status, error);
     }
     pending = [];
@@ -152,10 +155,21 @@ export async function processRecord(deps: EngineDeps, s: RunScope, c: Candidate)
         }
       }
     }
-    // Journal first: the step is committed as running before the request leaves.
-    await store.commit([...pending, { op: 'recordStep', runId: s.runId, recordKey: c.key, step: { step_id: step.id, status: 'running', started_at: startedAt, attempts: 0 } }]);
+    // Journal first: the step is journaled as running, and for a call that is not safe to repeat
+    // that row is committed before the request leaves. An idempotent call does not wait for it
+    // (sending it again after a crash is harmless): its row goes out with the group commit of the
+    // same event-loop turn, and its outcome is committed only after that row.
+    const journal = store.commit([...pending, { op: 'recordStep', runId: s.runId, recordKey: c.key, step: { step_id: step.id, status: 'running', started_at: startedAt, attempts: 0 } }]);
     pending = [];
-    const exec = await executeStep(step, s.presetsOf[i], context, env);
+    let exec: StepExecution;
+    if (s.idempotent[i]) {
+      journal.catch(() => undefined); // awaited below; a failure surfaces there
+      exec = await executeStep(step, s.presetsOf[i], context, env);
+      await journal;
+    } else {
+      await journal;
+      exec = await executeStep(step, s.presetsOf[i], context, env);
+    }
     results[step.id] = { outputs: publicOutputs(exec) };
     const mapping = exec.outcome === 'succeeded' ? step.response : step.error_response;
     let mappingError: string | undefined;

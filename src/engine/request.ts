@@ -83,20 +83,61 @@ export function buildInlineRequest(step: Step, context: object): BuiltRequest {
   return buildHttp(step.request!, context, {}, {});
 }
 
+interface BuiltUrl {
+  url: string;
+  shownUrl: string;
+  pathname: string;
+}
+
+/**
+ * URLs built from a base and query values, by their parts: the same call for
+ * many records (e.g. user.php?action=deactivate, the login in the form) parses its URL once.
+ */
+const urlCache = new Map<string, BuiltUrl>();
+/** Base URLs known to parse. */
+const goodBases = new Set<string>();
+
+function buildUrl(base: string, query: Record<string, string>, shownInputs: Record<string, string>): BuiltUrl {
+  // Calls with a sensitive input are not cached (the shown URL redacts by input).
+  let key: string | undefined = `${base.length}:${base}`;
+  for (const k in shownInputs) if (shownInputs[k] === REDACTED) key = undefined;
+  if (key !== undefined) {
+    for (const k in query) {
+      const v = query[k]!;
+      key += `|${k.length}:${k}${v.length}:${v}`; // length-prefixed: no two queries share a key
+    }
+  }
+  const hit = key === undefined ? undefined : urlCache.get(key);
+  if (hit) return hit;
+  const url = new URL(base); // checked by the caller
+  for (const [k, v] of Object.entries(query)) url.searchParams.set(k, v);
+  const shownUrl = new URL(url);
+  for (const k of [...shownUrl.searchParams.keys()]) if (shownInputs[k] === REDACTED) shownUrl.searchParams.set(k, REDACTED);
+  const built = { url: url.toString(), shownUrl: shownUrl.toString(), pathname: url.pathname };
+  if (key !== undefined) {
+    if (urlCache.size >= 1000) urlCache.clear();
+    urlCache.set(key, built);
+  }
+  return built;
+}
+
 function buildHttp(req: Request, ctx: object, inputWire: Record<string, string>, shownInputs: Record<string, string>): BuiltRequest {
   const method = req.method;
   const base = render(req.url, ctx);
-  let url: URL;
-  try {
-    url = new URL(base);
-  } catch {
-    throw new SkeinError('request-url', `request URL ${JSON.stringify(base)} is not an absolute URL; check vars.qualys_api_url in skein.yaml`);
+  if (!goodBases.has(base)) {
+    try {
+      new URL(base);
+    } catch {
+      throw new SkeinError('request-url', `request URL ${JSON.stringify(base)} is not an absolute URL; check vars.qualys_api_url in skein.yaml`);
+    }
+    if (goodBases.size >= 1000) goodBases.clear();
+    goodBases.add(base);
   }
   const query = renderMap(req.query, ctx);
   const form = renderMap(req.form, ctx);
   const inputsIn = req.inputs_in ?? (method === 'GET' ? 'query' : 'form');
   Object.assign(inputsIn === 'query' ? query : form, inputWire);
-  for (const [k, v] of Object.entries(query)) url.searchParams.set(k, v);
+  const url = buildUrl(base, query, shownInputs);
   const headers: Record<string, string> = { 'x-requested-with': 'skein', ...lower(renderMap(req.headers, ctx)) };
   let body: string | undefined;
   if (Object.keys(form).length && method !== 'GET') {
@@ -108,16 +149,14 @@ function buildHttp(req: Request, ctx: object, inputWire: Record<string, string>,
   }
   const shownParams: Record<string, string> = {};
   for (const [k, v] of Object.entries({ ...query, ...form })) shownParams[k] = k in shownInputs ? shownInputs[k]! : v;
-  const shownUrl = new URL(url);
-  for (const k of [...shownUrl.searchParams.keys()]) if (shownInputs[k] === REDACTED) shownUrl.searchParams.set(k, REDACTED);
   return {
     method,
-    url: url.toString(),
+    url: url.url,
     headers,
     body,
     script: req.script ?? url.pathname.split('/').pop() ?? url.pathname,
     idempotent: req.idempotent ?? method === 'GET',
-    shown: { method, url: shownUrl.toString(), params: shownParams, headers: { ...headers }, body: body && Object.keys(form).length ? undefined : body },
+    shown: { method, url: url.shownUrl, params: shownParams, headers: { ...headers }, body: body && Object.keys(form).length ? undefined : body },
   };
 }
 

@@ -3,6 +3,7 @@
 // list items, and redact secrets before anything is rendered or stored.
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import type { Items, Request } from '../generated/preset.js';
+import { parsePlainXml } from './xml.js';
 
 /** Bodies above this are not parsed (the HTTP layer caps downloads too). */
 export const MAX_PARSE_BYTES = 5 * 1024 * 1024;
@@ -26,7 +27,7 @@ export interface ParsedResponse {
 const PREDEFINED: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
 
 /** Decodes only the predefined XML entities and numeric references: no DTD entity expansion. */
-function decodeEntities(s: string): string {
+export function decodeEntities(s: string): string {
   if (!s.includes('&')) return s;
   return s.replace(/&(#x[0-9a-fA-F]+|#\d+|amp|lt|gt|quot|apos);/g, (_m, e: string) => {
     if (e.startsWith('#x')) return String.fromCodePoint(parseInt(e.slice(2), 16));
@@ -55,6 +56,15 @@ export function parseBody(body: string, format: 'xml' | 'json' | 'text'): unknow
   if (body.length > MAX_PARSE_BYTES) throw new Error(`response body is ${body.length} bytes; the limit is ${MAX_PARSE_BYTES}`);
   if (format === 'text') return body;
   if (format === 'json') return JSON.parse(body);
+  // Plain well-formed XML (what Qualys sends) in one pass; anything else goes to the validator
+  // and the full parser, which decide it and word the error.
+  const plain = parsePlainXml(body, decodeEntities);
+  if (plain !== undefined) return plain;
+  return parseXmlFully(body);
+}
+
+/** The reference path: fast-xml-parser's validator, then its parser (also used to test the fast path). */
+export function parseXmlFully(body: string): unknown {
   const valid = XMLValidator.validate(body);
   if (valid !== true) throw new Error(`malformed XML at line ${valid.err.line}, column ${valid.err.col}: ${valid.err.msg}`);
   return xml.parse(body);

@@ -1,7 +1,12 @@
 // The HTTP client every vendor call goes through: one keep-alive undici Pool per origin, the retry
 // policy of retry.ts, and the shared per-key Limiter. It never retries a call that may have run
 // unless the caller said it is idempotent; such failures come back as kind `maybe-sent`.
-import { Pool, type Dispatcher } from 'undici';
+import { createRequire } from 'node:module';
+import type { Dispatcher, Pool as PoolType } from 'undici';
+// undici's index loads every part of it (fetch, WebSocket, mocks, cookies...): about 50 ms of a
+// CLI run's start-up. The client needs only the Pool (the same module the index re-exports).
+const Pool = createRequire(import.meta.url)('undici/lib/dispatcher/pool.js') as typeof PoolType;
+type Pool = PoolType;
 import { abortReason, sleep } from './delay.js';
 import { attemptsText, describeTarget, HttpError, type HttpErrorInit, type HttpErrorKind } from './errors.js';
 import { exchange, type ExchangeOutcome } from './exchange.js';
@@ -110,15 +115,16 @@ export class HttpClient {
   /** Sends `req`, retrying per the policy; resolves with a 2xx/3xx response or throws `HttpError`. */
   async send(req: HttpRequest, opts: SendOptions): Promise<HttpResponse> {
     const started = performance.now();
-    const target = describeTarget(req.method, req.url);
-    const policy: RetryPolicy = { ...this.#retry, ...defined(opts.retry ?? {}) };
+    // Only error messages name the target: described on first use.
+    let target: string | undefined;
+    const policy: RetryPolicy = opts.retry ? { ...this.#retry, ...defined(opts.retry) } : this.#retry;
     const key = opts.limiterKey;
     const signal = opts.signal;
     let attempts = 0;
     let waitedMs = 0;
 
     const fail = (kind: HttpErrorKind, detail: string, extra: Omit<HttpErrorInit, 'attempts'> = {}): HttpError =>
-      new HttpError(kind, `${target}: ${detail}`, { attempts, ...extra });
+      new HttpError(kind, `${(target ??= describeTarget(req.method, req.url))}: ${detail}`, { attempts, ...extra });
     const aborted = (reason: unknown): HttpError => fail('aborted', `aborted ${attemptsText(attempts)}`, { cause: reason });
 
     if (this.#closed) throw fail('aborted', 'the HTTP client is closed');
@@ -195,7 +201,7 @@ export class HttpClient {
         return { status: r.status, headers: r.headers, body: r.body, attempts, durationMs: performance.now() - started, waitedMs };
       }
       if (verdict.action === 'fail') {
-        throw failureError(target, attempts, verdict, outcome, failure);
+        throw failureError((target ??= describeTarget(req.method, req.url)), attempts, verdict, outcome, failure);
       }
 
       const status = outcome.type === 'response' ? outcome.status : undefined;
@@ -291,5 +297,7 @@ function requestHeaders(given: Record<string, string>, url: URL): Record<string,
 }
 
 function defined<T extends object>(o: T): Partial<T> {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+  const out: Record<string, unknown> = {};
+  for (const k in o) if (o[k] !== undefined) out[k] = o[k];
+  return out as Partial<T>;
 }

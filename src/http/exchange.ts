@@ -43,13 +43,22 @@ function flatHeaders(raw: Record<string, string | string[] | undefined>): Record
   return out;
 }
 
+/** One decoder per charset label (decode() without `stream` keeps no state between calls). */
+const decoders = new Map<string, TextDecoder>();
+
 function decode(chunks: Buffer[], contentType: string | undefined): string {
-  const charset = /charset\s*=\s*"?([\w-]+)/i.exec(contentType ?? '')?.[1];
+  const charset = (contentType === undefined ? undefined : /charset\s*=\s*"?([\w-]+)/i.exec(contentType)?.[1]) ?? 'utf-8';
+  const bytes = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+  let decoder = decoders.get(charset);
   try {
-    return new TextDecoder(charset ?? 'utf-8').decode(Buffer.concat(chunks));
+    if (!decoder) {
+      decoder = new TextDecoder(charset);
+      if (decoders.size < 32) decoders.set(charset, decoder);
+    }
   } catch {
-    return Buffer.concat(chunks).toString('utf8');
+    return bytes.toString('utf8');
   }
+  return decoder.decode(bytes);
 }
 
 /** Never rejects: every ending is an `ExchangeOutcome`. */

@@ -14,6 +14,16 @@ const RUNTIME: Handlebars.RuntimeOptions = { allowProtoPropertiesByDefault: fals
 /** Renders one template over a context. Throws SkeinError('template-render') on failure. */
 export function render(text: string, context: object): string {
   if (!isTemplate(text)) return text;
+  const parts = simpleParts(text);
+  if (parts) {
+    const out = renderSimple(parts, context);
+    if (out !== undefined) return out;
+  }
+  return renderWithHandlebars(text, context);
+}
+
+/** The Handlebars path (every template the simple path leaves to it). */
+export function renderWithHandlebars(text: string, context: object): string {
   let fn = compiled.get(text);
   if (!fn) {
     try {
@@ -31,6 +41,75 @@ export function render(text: string, context: object): string {
   }
 }
 
+/**
+ * Templates made only of text and `{{a.b.c}}` mustaches (the usual `{{qualys_login}}`,
+ * `{{vars.qualys_api_url}}/msp/user.php`) are rendered without Handlebars' per-call setup when
+ * every value is a string or absent: the same result as Handlebars then, by construction (own
+ * properties only, absent renders ''). Anything else (helpers, other value types, inherited
+ * properties, any other syntax) goes to Handlebars.
+ */
+type Part = string | string[];
+const simple = new Map<string, Part[] | null>();
+const MUSTACHE = /\{\{([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)\}\}/g;
+/** First segments Handlebars reads as something other than a context property. */
+const NOT_PLAIN = new Set([...Object.keys(hb.helpers), 'this', 'true', 'false', 'null', 'undefined', 'else']);
+
+function simpleParts(text: string): Part[] | null {
+  let parts = simple.get(text);
+  if (parts !== undefined) return parts;
+  parts = [];
+  let at = 0;
+  const literal = (s: string) => {
+    // Braces or backslashes anywhere else may be Handlebars syntax (triple-stash, escapes...).
+    if (/[{}\\]/.test(s)) return false;
+    if (s) parts!.push(s);
+    return true;
+  };
+  let ok = true;
+  for (const m of text.matchAll(MUSTACHE)) {
+    const path = m[1]!.split('.');
+    if (!literal(text.slice(at, m.index)) || NOT_PLAIN.has(path[0]!)) {
+      ok = false;
+      break;
+    }
+    parts.push(path);
+    at = m.index + m[0].length;
+  }
+  if (ok && !literal(text.slice(at))) ok = false;
+  const result = ok ? parts : null;
+  if (simple.size > 50_000) simple.clear();
+  simple.set(text, result);
+  return result;
+}
+
+/** The rendered text, or undefined when Handlebars must decide. */
+function renderSimple(parts: Part[], context: object): string | undefined {
+  try {
+    let out = '';
+    for (const p of parts) {
+      if (typeof p === 'string') {
+        out += p;
+        continue;
+      }
+      let v: unknown = context;
+      for (const seg of p) {
+        if (v === null || v === undefined) break;
+        if (typeof v !== 'object') return undefined;
+        const next = (v as Record<string, unknown>)[seg];
+        // Handlebars returns an absent value as is, and refuses inherited ones.
+        if (next !== null && next !== undefined && !Object.prototype.hasOwnProperty.call(v, seg)) return undefined;
+        v = next;
+      }
+      if (v === null || v === undefined) continue;
+      if (typeof v !== 'string') return undefined;
+      out += v;
+    }
+    return out;
+  } catch {
+    return undefined; // a throwing getter: Handlebars reports it
+  }
+}
+
 /** Renders a literal or template value; non-strings pass through unchanged. */
 export function renderValue<T>(value: T, context: object): T | string {
   return typeof value === 'string' ? render(value, context) : value;
@@ -39,12 +118,14 @@ export function renderValue<T>(value: T, context: object): T | string {
 const short = (s: string) => (s.length > 60 ? s.slice(0, 57) + '...' : s);
 const firstLine = (err: unknown) => String((err as Error)?.message ?? err).split('\n')[0];
 
+const TEXT = Symbol('text');
+const SOURCE = Symbol('source');
 const textProto = {
-  toString(this: { [TEXT]: string }) {
-    return this[TEXT];
+  toString(this: { [TEXT]?: string; [SOURCE]: unknown }) {
+    // Nested objects are stringified only when rendered, not each time a tree is wrapped.
+    return (this[TEXT] ??= JSON.stringify(this[SOURCE]));
   },
 };
-const TEXT = Symbol('text');
 
 /**
  * Wraps a parsed body so `{{response}}` renders its text while `{{response.A.B}}` reaches into
@@ -54,7 +135,8 @@ export function renderableTree(tree: unknown, text?: string): unknown {
   if (tree === null || typeof tree !== 'object') return tree ?? text ?? '';
   if (Array.isArray(tree)) return tree.map((t) => renderableTree(t));
   const out = Object.create(textProto) as Record<string | symbol, unknown>;
-  out[TEXT] = text ?? JSON.stringify(tree);
-  for (const [k, v] of Object.entries(tree)) out[k] = renderableTree(v);
+  if (text !== undefined) out[TEXT] = text;
+  out[SOURCE] = tree;
+  for (const k in tree) if (Object.prototype.hasOwnProperty.call(tree, k)) out[k] = renderableTree((tree as Record<string, unknown>)[k]);
   return out;
 }

@@ -178,12 +178,12 @@ export class SqliteRecords {
     return this.s.count.get(object)!.n;
   }
 
-  private writeEvent(object: string, key: string, kind: EventKind, before: Fields | null, after: Fields | null, changed: string[], source: string | null, at: string, afterJson?: string): RecordEvent {
+  private writeEvent(object: string, key: string, kind: EventKind, before: Fields | null, after: Fields | null, changed: string[], source: string | null, at: string, afterJson?: string, beforeJson?: string): RecordEvent {
     const info = this.s.event.run(
       object,
       key,
       kind,
-      before === null ? null : JSON.stringify(before),
+      before === null ? null : (beforeJson ?? JSON.stringify(before)),
       after === null ? null : (afterJson ?? JSON.stringify(after)),
       JSON.stringify(changed),
       source,
@@ -214,7 +214,8 @@ export class SqliteRecords {
     const json = JSON.stringify(after);
     if (before) this.s.update.run(json, at, def.name, key);
     else this.s.insert.run(def.name, key, json, at, at);
-    return this.writeEvent(def.name, key, before ? 'updated' : 'created', before, after, changed, source, at, json);
+    // `existing` is the stored JSON text of `before` (written by JSON.stringify): no second stringify.
+    return this.writeEvent(def.name, key, before ? 'updated' : 'created', before, after, changed, source, at, json, existing);
   }
 
   /** Must run inside a transaction. */

@@ -6,6 +6,26 @@ import { SkeinError } from '../../errors.js';
 import { newRunId, STEP_COLUMNS, toRun, toStep, writeJson, writeText, type RunDbRow, type RunRecordDbRow, type StepDbRow } from '../history-rows.js';
 import type { ListRunsOptions, NewRun, RunDetail, RunRecordRow, RunRecordStatus, RunRow, RunStatus, StepRow } from '../types.js';
 
+type StepColumn = (typeof STEP_COLUMNS)[number];
+
+/** The StepRow field each column is written from, and how. */
+const ENCODE: Record<StepColumn, (s: StepRow) => unknown> = {
+  status: (s) => s.status,
+  request: (s) => writeJson(s.request),
+  response: (s) => writeText(s.response),
+  http_status: (s) => s.http_status,
+  qualys_code: (s) => s.qualys_code,
+  qualys_message: (s) => writeText(s.qualys_message),
+  outputs: (s) => writeJson(s.outputs),
+  error: (s) => writeText(s.error),
+  attempts: (s) => s.attempts,
+  duration_ms: (s) => s.duration_ms,
+  started_at: (s) => s.started_at,
+  finished_at: (s) => s.finished_at,
+};
+
+const isForeignKeyError = (err: unknown) => (err as { code?: unknown })?.code === 'SQLITE_CONSTRAINT_FOREIGNKEY';
+
 export class SqliteRuns {
   private readonly s;
 
@@ -27,15 +47,6 @@ export class SqliteRuns {
         'SELECT record_key, object, status, error, started_at, finished_at FROM run_records WHERE run_id = ? ORDER BY rowid',
       ),
       hasRecord: db.prepare<[string, string], { x: number }>('SELECT 1 AS x FROM run_records WHERE run_id = ? AND record_key = ?'),
-      getStep: db.prepare<[string, string, string], StepDbRow>(
-        'SELECT * FROM run_steps WHERE run_id = ? AND record_key = ? AND step_id = ?',
-      ),
-      upsertStep: db.prepare(
-        `INSERT INTO run_steps (run_id, record_key, step_id, ${STEP_COLUMNS.join(', ')})
-         VALUES (@run_id, @record_key, @step_id, ${STEP_COLUMNS.map((c) => '@' + c).join(', ')})
-         ON CONFLICT (run_id, record_key, step_id) DO UPDATE SET
-         ${STEP_COLUMNS.map((c) => `${c} = excluded.${c}`).join(', ')}`,
-      ),
       steps: db.prepare<[string], StepDbRow>('SELECT * FROM run_steps WHERE run_id = ? ORDER BY rowid'),
       inDoubt: db.prepare<[string, string, string], StepDbRow & { run_id: string }>(
         `SELECT s.* FROM run_steps s JOIN runs r ON r.id = s.run_id
@@ -56,8 +67,14 @@ export class SqliteRuns {
   }
 
   startRunRecord(runId: string, object: string, key: string): void {
-    this.mustHaveRun(runId);
-    this.s.startRecord.run(runId, key, object, this.now());
+    // run_records.run_id references runs (foreign keys are on): no lookup first.
+    try {
+      this.s.startRecord.run(runId, key, object, this.now());
+    } catch (err) {
+      if (!isForeignKeyError(err)) throw err;
+      this.mustHaveRun(runId);
+      throw err;
+    }
   }
 
   finishRunRecord(runId: string, key: string, status: RunRecordStatus, error?: string | null): void {
@@ -70,32 +87,47 @@ export class SqliteRuns {
     return this.s.inDoubt.all(recordKey, stepId, workflow).map((r) => ({ ...toStep(r), run_id: r.run_id }));
   }
 
+  /**
+   * One upsert per set of given columns: every column is inserted (null for those not given),
+   * but on update only the given ones are set, so fields left undefined keep their stored value.
+   * It inserts only when the run has the record, so no lookups go before it.
+   */
+  private readonly upserts = new Map<number, Database.Statement>();
+  private upsertFor(mask: number, given: StepColumn[]): Database.Statement {
+    let st = this.upserts.get(mask);
+    if (!st) {
+      const sets = given.map((c) => `${c} = excluded.${c}`);
+      st = this.db.prepare(
+        `INSERT INTO run_steps (run_id, record_key, step_id, ${STEP_COLUMNS.join(', ')})
+         SELECT @run_id, @record_key, @step_id, ${STEP_COLUMNS.map((c) => '@' + c).join(', ')}
+         WHERE EXISTS (SELECT 1 FROM run_records WHERE run_id = @run_id AND record_key = @record_key)
+         ON CONFLICT (run_id, record_key, step_id) DO ${sets.length ? `UPDATE SET ${sets.join(', ')}` : 'NOTHING'}`,
+      );
+      this.upserts.set(mask, st);
+    }
+    return st;
+  }
+
   /** Fields of `step` left undefined keep their stored value on update. */
   recordStep(runId: string, recordKey: string, step: StepRow): void {
-    if (!this.s.hasRecord.get(runId, recordKey)) {
+    const params: Record<string, unknown> = { run_id: runId, record_key: recordKey, step_id: step.step_id };
+    const given: StepColumn[] = [];
+    let mask = 0;
+    for (let i = 0; i < STEP_COLUMNS.length; i++) {
+      const c = STEP_COLUMNS[i]!;
+      // attempts is NOT NULL: a null keeps the stored count, as undefined does.
+      if (step[c] === undefined || (c === 'attempts' && step[c] === null)) {
+        params[c] = c === 'attempts' ? 0 : null;
+      } else {
+        params[c] = ENCODE[c](step);
+        given.push(c);
+        mask |= 1 << i;
+      }
+    }
+    if (this.upsertFor(mask, given).run(params).changes === 0 && !this.s.hasRecord.get(runId, recordKey)) {
       this.mustHaveRun(runId);
       throw new SkeinError('run-record-not-found', `run "${runId}" has no record "${recordKey}"; call startRunRecord first`);
     }
-    const old = this.s.getStep.get(runId, recordKey, step.step_id);
-    const pick = <K extends keyof StepRow>(k: K, encoded: unknown, fallback: unknown): unknown =>
-      step[k] === undefined ? fallback : encoded;
-    this.s.upsertStep.run({
-      run_id: runId,
-      record_key: recordKey,
-      step_id: step.step_id,
-      status: step.status,
-      request: pick('request', writeJson(step.request), old?.request ?? null),
-      response: pick('response', writeText(step.response), old?.response ?? null),
-      http_status: pick('http_status', step.http_status, old?.http_status ?? null),
-      qualys_code: pick('qualys_code', step.qualys_code, old?.qualys_code ?? null),
-      qualys_message: pick('qualys_message', writeText(step.qualys_message), old?.qualys_message ?? null),
-      outputs: pick('outputs', writeJson(step.outputs), old?.outputs ?? null),
-      error: pick('error', writeText(step.error), old?.error ?? null),
-      attempts: step.attempts ?? old?.attempts ?? 0,
-      duration_ms: pick('duration_ms', step.duration_ms, old?.duration_ms ?? null),
-      started_at: pick('started_at', step.started_at, old?.started_at ?? null),
-      finished_at: pick('finished_at', step.finished_at, old?.finished_at ?? null),
-    });
   }
 
   finishRun(runId: string, status: RunStatus, summary?: unknown): void {

@@ -1,0 +1,73 @@
+// Plain `{{a.b}}` templates skip Handlebars' per-call setup; the result must be what Handlebars
+// renders for every template and context, including the ones the simple path leaves to it.
+import { describe, expect, it } from 'vitest';
+import { render, renderWithHandlebars } from '../../src/template/render.js';
+
+const outcome = (f: () => unknown) => {
+  try {
+    return { value: f() };
+  } catch (err) {
+    return { error: (err as Error).message };
+  }
+};
+
+class Thing {
+  own = 'own';
+  get getter() {
+    return 'got';
+  }
+}
+
+const contexts: Array<Record<string, unknown>> = [
+  { qualys_login: 'bench00001', vars: { qualys_api_url: 'http://127.0.0.1:1' }, a: { b: { c: 'deep' } } },
+  { qualys_login: '', vars: {}, a: { b: null } },
+  { qualys_login: null, vars: null, a: 'text' },
+  { qualys_login: undefined, a: { b: { c: 7 } } },
+  { qualys_login: 42, vars: { qualys_api_url: false }, a: [1, 2] },
+  { qualys_login: ['x', 'y'], a: { b: () => 'fn' } },
+  { qualys_login: () => 'called', a: new Thing(), lower: 'shadowed', this: 'this', toString: 'own toString' },
+  Object.assign(Object.create({ inherited: 'proto', a: { b: { c: 'proto' } } }), { qualys_login: 'x' }),
+  { qualys_login: { toString: () => 'object' }, a: { b: { c: '' } } },
+  Object.defineProperty({ a: { b: { c: 'x' } } }, 'qualys_login', { enumerable: true, get: () => { throw new Error('boom'); } }),
+];
+
+const templates = [
+  '{{qualys_login}}',
+  '{{vars.qualys_api_url}}/msp/user.php',
+  'login={{qualys_login}}&x={{a.b.c}}',
+  '{{a.b.c}}{{a.b.c}}',
+  '{{a.b}}',
+  '{{a.length}}',
+  '{{a.own}}',
+  '{{a.getter}}',
+  '{{a.constructor}}',
+  '{{__proto__}}',
+  '{{a.__proto__}}',
+  '{{inherited}}',
+  '{{toString}}',
+  '{{a.b.toString}}',
+  '{{lower}}',
+  '{{lower qualys_login}}',
+  '{{this}}',
+  '{{this.qualys_login}}',
+  '{{true}}',
+  '{{null}}',
+  '{{{qualys_login}}}',
+  '\\{{qualys_login}}',
+  '{{ qualys_login }}',
+  '{{qualys_login}} {',
+  '{{#if qualys_login}}y{{/if}}',
+  '{{missing}}',
+  '{{missing.deeper.still}}',
+  '{{vars.qualys_api_url}}',
+];
+
+describe('simple template path', () => {
+  it('renders what Handlebars renders', () => {
+    for (const ctx of contexts) {
+      for (const t of templates) {
+        expect(outcome(() => render(t, ctx)), `${t} over ${Object.keys(ctx).join(',')}`).toEqual(outcome(() => renderWithHandlebars(t, ctx)));
+      }
+    }
+  });
+});
