@@ -144,7 +144,6 @@ export const MIGRATIONS: readonly Migration[] = [
         PRIMARY KEY (event_id, workflow)
       );
       CREATE INDEX event_leases_by_runner ON event_leases (runner);
-      CREATE INDEX events_by_key ON events (object, key, id);
 
       ALTER TABLE runs ADD COLUMN runner TEXT;
       CREATE INDEX runs_running ON runs (runner) WHERE status = 'running';

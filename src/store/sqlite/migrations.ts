@@ -142,7 +142,6 @@ export const MIGRATIONS: readonly Migration[] = [
         PRIMARY KEY (event_id, workflow)
       ) WITHOUT ROWID;
       CREATE INDEX event_leases_by_runner ON event_leases (runner);
-      CREATE INDEX events_by_key ON events (object, key, id);
 
       -- The runner that owns a run while it is running; NULL for runs written before version 4.
       ALTER TABLE runs ADD COLUMN runner TEXT;
