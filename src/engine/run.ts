@@ -102,14 +102,10 @@ export function varsOf(deps: Pick<EngineDeps, 'project'>): Record<string, unknow
 
 async function candidates(deps: EngineDeps, wf: WorkflowFile, target: RunTarget): Promise<Candidate[]> {
   if (target.events) {
-    // Many events: one scan of the object beats a read per event.
-    const all = target.events.length > 50 ? new Map((await deps.store.listRecords(wf.object)).map((r) => [r.key, r])) : undefined;
-    const out: Candidate[] = [];
-    for (const e of target.events) {
-      const record = e.kind === 'deleted' ? null : all ? (all.get(e.key) ?? null) : await deps.store.getRecord(wf.object, e.key);
-      out.push({ key: e.key, event: e, record });
-    }
-    return out;
+    // One query for the records of all the events (a scan of the object per batch of events
+    // cost a full read of every record each time).
+    const records = await deps.store.getRecords(wf.object, target.events.filter((e) => e.kind !== 'deleted').map((e) => e.key));
+    return target.events.map((e) => ({ key: e.key, event: e, record: e.kind === 'deleted' ? null : (records.get(e.key) ?? null) }));
   }
   if (target.keys) {
     const out: Candidate[] = [];

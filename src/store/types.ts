@@ -245,6 +245,8 @@ export interface Store extends StoreTx {
   /** The object definitions writes are checked against (given when the store was opened). */
   readonly objects: ReadonlyMap<string, ObjectDef>;
 
+  /** The records with these keys (those that exist), by key: one query for many (e.g. a batch of events). */
+  getRecords(object: string, keys: string[]): Promise<Map<string, StoredRecord>>;
   listRecords(object: string, opts?: ListOptions): Promise<StoredRecord[]>;
   countRecords(object: string): Promise<number>;
 

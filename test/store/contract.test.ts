@@ -122,6 +122,10 @@ describe.each([sqlite, pgBackend()])('Store contract: $name', (backend) => {
       });
       expect(await store.getRecord('users', 'alice')).toMatchObject({ object: 'users', key: 'alice', version: 1, fields: ev!.after });
       expect(await store.getRecord('users', 'nobody')).toBeNull();
+      const many = await store.getRecords('users', ['alice', 'nobody', 'alice']);
+      expect([...many.keys()]).toEqual(['alice']);
+      expect(many.get('alice')).toEqual(await store.getRecord('users', 'alice'));
+      expect((await store.getRecords('users', [])).size).toBe(0);
 
       await store.setFields('users', 'alice', { risk_score: 8.5, notes: 'line 1\nline 2' });
       const rec = await store.getRecord('users', 'alice');

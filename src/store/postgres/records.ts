@@ -97,6 +97,16 @@ export class PgRecords {
     return row ? { object, ...row } : null;
   }
 
+  async getMany(q: Queryable, object: string, keys: string[]): Promise<Map<string, StoredRecord>> {
+    this.def(object);
+    const wanted = [...new Set(keys)].filter((k) => !k.includes('\u0000'));
+    const r = await q.query<RecordRow>(
+      'SELECT key, fields, version, created_at, updated_at FROM records WHERE object = $1 AND key = ANY($2::text[])',
+      [object, wanted],
+    );
+    return new Map(r.rows.map((row) => [row.key, { object, ...row }]));
+  }
+
   private async page(q: Queryable, object: string, afterKey: string, limit: number): Promise<StoredRecord[]> {
     const r = await q.query<RecordRow>(
       'SELECT key, fields, version, created_at, updated_at FROM records WHERE object = $1 AND key > $2 ORDER BY key LIMIT $3',

@@ -166,6 +166,9 @@ class PgStore implements Store {
   getRecord(object: string, key: string) {
     return this.read((q) => this.records.get(q, object, key));
   }
+  getRecords(object: string, keys: string[]) {
+    return this.read((q) => this.records.getMany(q, object, keys));
+  }
   listRecords(...args: Parameters<Store['listRecords']>) {
     return this.read((q) => this.records.list(q, ...args));
   }

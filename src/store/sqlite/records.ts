@@ -69,6 +69,9 @@ export class SqliteRecords {
       get: db.prepare<[string, string], RecordRow>(
         'SELECT key, fields, version, created_at, updated_at FROM records WHERE object = ? AND key = ?',
       ),
+      getMany: db.prepare<[string, string], RecordRow>(
+        'SELECT key, fields, version, created_at, updated_at FROM records WHERE object = ? AND key IN (SELECT value FROM json_each(?))',
+      ),
       page: db
         .prepare<[string, string, number], string | null>(
           `SELECT '[' || group_concat(
@@ -127,6 +130,11 @@ export class SqliteRecords {
     this.def(object);
     const r = this.s.get.get(object, key);
     return r ? this.toRecord(object, r) : null;
+  }
+
+  getMany(object: string, keys: string[]): Map<string, StoredRecord> {
+    this.def(object);
+    return new Map(this.s.getMany.all(object, JSON.stringify([...new Set(keys)])).map((r) => [r.key, this.toRecord(object, r)]));
   }
 
   /**

@@ -174,6 +174,9 @@ class SqliteStore implements Store {
   getRecord(object: string, key: string) {
     return this.serial(() => this.records.get(object, key));
   }
+  getRecords(object: string, keys: string[]) {
+    return this.serial(() => this.records.getMany(object, keys));
+  }
   listRecords(object: string, opts?: Parameters<SqliteRecords['list']>[1]) {
     return this.serial(() => this.records.list(object, opts));
   }
