@@ -27,6 +27,7 @@ export async function runImport(deps: EngineDeps, wf: WorkflowFile, target: RunT
   const startedAt = new Date().toISOString();
   await deps.store.startRunRecord(runId, wf.object, '*');
   await deps.store.recordStep(runId, '*', { step_id: stepId, status: 'running', started_at: startedAt });
+  deps.onStepStart?.({ workflow: wf.name, run: runId, record: '*', step: stepId });
   const exec = await executeStep(
     { id: stepId, preset: imp.preset, credentials: imp.credentials, params: imp.params },
     preset,

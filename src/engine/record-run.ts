@@ -38,6 +38,8 @@ export interface RunScope {
   summary: RunSummary;
   /** Per step: may be sent again safely. */
   idempotent: boolean[];
+  /** Records' last commits still in flight (see the end of processRecord). */
+  ending: Set<Promise<void>>;
 }
 
 export async function processRecord(deps: EngineDeps, s: RunScope, c: Candidate): Promise<void> {
@@ -70,13 +72,13 @@ export async function processRecord(deps: EngineDeps, s: RunScope, c: Candidate)
    * outcome is counted, so the record's end can ride on the same commit); if the mapping is
    * refused, commits a failed row instead.
    */
-  const settle = async (extra?: () => WriteOp[]) => {
+  const settle = async (extra?: () => WriteOp[], lazy = false) => {
     if (!done) {
       // Nothing settled since the last commit: rows still pending (the record's start, skipped
       // steps) ride on the next commit, which comes before any call leaves.
       if (!extra) return;
       const ops = [...pending, ...extra()];
-      if (ops.length) await store.commit(ops);
+      if (ops.length) await store.commit(ops, { lazy });
       pending = [];
       return;
     }
@@ -88,7 +90,7 @@ export async function processRecord(deps: EngineDeps, s: RunScope, c: Candidate)
       deps.onStep?.({ workflow: s.wf.name, run: s.runId, record: c.key, step: d.row.step_id, status, durationMs: d.row.duration_ms ?? 0, attempts: d.row.attempts ?? 0, error });
     const row: WriteOp = { op: 'recordStep', runId: s.runId, recordKey: c.key, step: { ...d.row, status: d.status, error: d.error ?? null } };
     try {
-      const [ev] = await store.commit([...pending, ...(d.write ? [d.write] : []), row, ...(extra?.() ?? [])]);
+      const [ev] = await store.commit([...pending, ...(d.write ? [d.write] : []), row, ...(extra?.() ?? [])], { lazy });
       if (d.write && (ev as RecordEvent | null)?.after) fields = (ev as RecordEvent).after!;
       tell(d.status, d.error);
     } catch (err) {
@@ -98,7 +100,7 @@ export async function processRecord(deps: EngineDeps, s: RunScope, c: Candidate)
       const error = `response mapping not applied: ${(err as Error).message}`;
       const status: StepStatus = d.status === 'succeeded' ? 'failed' : d.status;
       d.count(status, error, +1);
-      await store.commit([...pending, { op: 'recordStep', runId: s.runId, recordKey: c.key, step: { ...d.row, status, error } }, ...(extra?.() ?? [])]);
+      await store.commit([...pending, { op: 'recordStep', runId: s.runId, recordKey: c.key, step: { ...d.row, status, error } }, ...(extra?.() ?? [])], { lazy });
       tell(status, error);
     }
     pending = [];
@@ -155,21 +157,16 @@ export async function processRecord(deps: EngineDeps, s: RunScope, c: Candidate)
         }
       }
     }
-    // Journal first: the step is journaled as running, and for a call that is not safe to repeat
-    // that row is committed before the request leaves. An idempotent call does not wait for it
-    // (sending it again after a crash is harmless): its row goes out with the group commit of the
-    // same event-loop turn, and its outcome is committed only after that row.
-    const journal = store.commit([...pending, { op: 'recordStep', runId: s.runId, recordKey: c.key, step: { step_id: step.id, status: 'running', started_at: startedAt, attempts: 0 } }]);
-    pending = [];
-    let exec: StepExecution;
-    if (s.idempotent[i]) {
-      journal.catch(() => undefined); // awaited below; a failure surfaces there
-      exec = await executeStep(step, s.presetsOf[i], context, env);
-      await journal;
-    } else {
-      await journal;
-      exec = await executeStep(step, s.presetsOf[i], context, env);
+    // Journal first: a call that is not safe to repeat is journaled as running, and that row is
+    // committed before the request leaves, so a crash mid-call is reconciled, never re-sent. An
+    // idempotent call needs no such row (sending it again after a crash is harmless): its step
+    // is written once, with its outcome, and the record's start rides on that commit.
+    if (!s.idempotent[i]) {
+      await store.commit([...pending, { op: 'recordStep', runId: s.runId, recordKey: c.key, step: { step_id: step.id, status: 'running', started_at: startedAt, attempts: 0 } }]);
+      pending = [];
     }
+    deps.onStepStart?.({ workflow: s.wf.name, run: s.runId, record: c.key, step: step.id });
+    const exec = await executeStep(step, s.presetsOf[i], context, env);
     results[step.id] = { outputs: publicOutputs(exec) };
     const mapping = exec.outcome === 'succeeded' ? step.response : step.error_response;
     let mappingError: string | undefined;
@@ -203,16 +200,22 @@ export async function processRecord(deps: EngineDeps, s: RunScope, c: Candidate)
       count: counter(step, tally),
     };
   }
-  // The record ends in the same commit as its last step's outcome.
-  await settle(() => {
+  // The record ends in the same commit as its last step's outcome. Nothing waits on that commit
+  // to act, so it is lazy (it may share a database commit with other records' ends) and the
+  // record's slot is freed at once; the run awaits every such commit before it ends.
+  const end = settle(() => {
     const e = failedError ?? continuedError;
     return [{ op: 'finishRunRecord', runId: s.runId, key: c.key, status: e ? 'failed' : 'succeeded', error: e ?? null }, ...handled];
+  }, true).then(() => {
+    const err = failedError ?? continuedError;
+    if (err) {
+      s.summary.failed++;
+      s.summary.failures.push({ key: c.key, step: err.split(':')[0]!, error: err.slice(err.indexOf(':') + 2) });
+    } else s.summary.succeeded++;
   });
-  const err = failedError ?? continuedError;
-  if (err) {
-    s.summary.failed++;
-    s.summary.failures.push({ key: c.key, step: err.split(':')[0]!, error: err.slice(err.indexOf(':') + 2) });
-  } else s.summary.succeeded++;
+  s.ending.add(end);
+  // Handled here so a failure is not "unhandled" before the run awaits it (it still rejects there).
+  end.then(() => s.ending.delete(end), () => undefined);
 }
 
 interface DoneStep {

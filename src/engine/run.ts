@@ -31,6 +31,8 @@ export interface EngineDeps {
   onProgress?: (done: number, total: number) => void;
   /** Told about every settled step (the daemon feeds metrics and per-step logs from it). */
   onStep?: (e: StepEvent) => void;
+  /** Told right before a step's request is built and sent (skein test picks its canned answer by it). */
+  onStepStart?: (e: { workflow: string; run: string; record: string; step: string }) => void;
   /**
    * The registered runner doing the work: its runs are its own while its heartbeat lasts, and
    * event runs lease their events through it. Without one, runPending registers a runner for its
@@ -164,16 +166,19 @@ export async function runWorkflow(deps: EngineDeps, wf: WorkflowFile, target: Ru
     failures: [],
   };
   const vars = varsOf(deps);
+  const ending = new Set<Promise<void>>();
   let done = 0;
   const one = async (c: Candidate) => {
     try {
-      await processRecord(deps, { wf, steps, presetsOf, creds, obj, predicate, whens, vars, runId, summary, idempotent }, c);
+      await processRecord(deps, { wf, steps, presetsOf, creds, obj, predicate, whens, vars, runId, summary, idempotent, ending }, c);
     } finally {
       done++;
       deps.onProgress?.(done, list.length);
     }
   };
   await pool(list, deps.concurrency ?? 16, one, deps.stopSignal ?? deps.signal);
+  // Records' last commits (lazy, see processRecord) land before the run counts as finished.
+  while (ending.size) await Promise.all(ending);
   summary.status = summary.failed === 0 ? 'succeeded' : summary.succeeded === 0 ? 'failed' : 'partial';
   await deps.store.finishRun(runId, summary.status, { considered: summary.considered, matched: summary.matched, succeeded: summary.succeeded, failed: summary.failed, steps: summary.steps });
   return summary;

@@ -231,6 +231,14 @@ export interface StoreTx {
   setKv(key: string, value: string): Promise<void>;
 }
 
+export interface CommitOptions {
+  /**
+   * Nobody waits on this commit to act (a record's last outcome): the store may hold it a few
+   * milliseconds so that it shares one database commit with others.
+   */
+  lazy?: boolean;
+}
+
 /** One write of an atomic `Store.commit` batch. */
 export type WriteOp =
   | { op: 'setFields'; object: string; key: string; patch: FieldPatch; opts?: SetFieldsOptions }
@@ -286,7 +294,7 @@ export interface Store extends StoreTx {
    * the event or null; markEventHandled: boolean). Concurrent commits share one database commit
    * (group commit), which is what keeps the engine's per-step journal cheap.
    */
-  commit(ops: WriteOp[]): Promise<unknown[]>;
+  commit(ops: WriteOp[], opts?: CommitOptions): Promise<unknown[]>;
 
   /** Registers (or re-registers) a live runner; its heartbeat starts now. */
   registerRunner(r: RunnerInfo): Promise<void>;

@@ -14,7 +14,7 @@ import type { WorkflowFile } from '../generated/workflow.js';
 import { evalInput, runWorkflow, type EngineDeps } from '../engine/run.js';
 import { HttpClient } from '../http/index.js';
 import { openStore } from '../store/index.js';
-import type { Fields, RecordEvent, StepRow, Store, StoredRecord } from '../store/types.js';
+import type { Fields, RecordEvent, StepRow, StoredRecord } from '../store/types.js';
 import type { LoadedProject } from '../workflow/project.js';
 import type { JsonPath } from '../workflow/source.js';
 import { isMultiline, shown, unifiedDiff } from './diff.js';
@@ -94,31 +94,6 @@ function withoutRetries(wf: WorkflowFile): WorkflowFile {
   return wf.steps ? { ...wf, steps: wf.steps.map((s) => ({ ...s, retry: { ...s.retry, attempts: 1 } })) as WorkflowFile['steps'] } : wf;
 }
 
-/**
- * The store, watched: the engine journals a step as `running` right before its request leaves,
- * which tells the test double whose canned answer to give. Everything else is the real store.
- */
-function watchSteps(store: Store, onStart: (stepId: string) => void): Store {
-  return new Proxy(store, {
-    get(target, prop) {
-      if (prop === 'commit') {
-        return (ops: Parameters<Store['commit']>[0]) => {
-          for (const op of ops) if (op.op === 'recordStep' && op.step.status === 'running') onStart(op.step.step_id);
-          return target.commit(ops);
-        };
-      }
-      if (prop === 'recordStep') {
-        return (runId: string, key: string, step: StepRow) => {
-          if (step.status === 'running') onStart(step.step_id);
-          return target.recordStep(runId, key, step);
-        };
-      }
-      const v = Reflect.get(target, prop, target) as unknown;
-      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
-    },
-  });
-}
-
 function cannedBody(r: Response, testPath: string): string {
   if (r.file !== undefined) return readFileSync(resolve(dirname(testPath), r.file), 'utf8');
   return r.body ?? '';
@@ -157,11 +132,10 @@ async function runCase(project: LoadedProject, realWf: WorkflowFile, test: Loade
     })
     .persist();
   const http = new HttpClient({ dispatcher: agent, retry: { attempts: 1 } });
-  const rawStore = await openStore(join(dir, 'state.db'), project.scope.objects);
+  const store = await openStore(join(dir, 'state.db'), project.scope.objects);
   try {
-    const store = watchSteps(rawStore, (id) => (current = id));
     const seed = async (fields: Fields | undefined): Promise<RecordEvent | null> =>
-      fields ? rawStore.setFields(wf.object, String(fields[obj.key]), fields, { createIfMissing: true, source: 'test' }) : null;
+      fields ? store.setFields(wf.object, String(fields[obj.key]), fields, { createIfMissing: true, source: 'test' }) : null;
     for (const r of c.records ?? []) await seed(r as Fields);
 
     // The subject record and its event, made the way the store makes them.
@@ -171,21 +145,21 @@ async function runCase(project: LoadedProject, realWf: WorkflowFile, test: Loade
     let event: RecordEvent | undefined;
     if (ev.kind === 'updated') {
       await seed(subject);
-      const e = await rawStore.setFields(wf.object, key!, ev.after ?? {}, { source: 'test' });
+      const e = await store.setFields(wf.object, key!, ev.after ?? {}, { source: 'test' });
       if (!e) return fail(['event', 'after'], 'event', 'after changes nothing in before, so no updated event happens; change at least one field', undefined, 'key');
       event = e;
     } else if (ev.kind === 'created') {
-      const existing = key ? await rawStore.getRecord(wf.object, key) : null;
-      if (existing) await rawStore.deleteRecord(wf.object, key!, { source: 'test' });
+      const existing = key ? await store.getRecord(wf.object, key) : null;
+      if (existing) await store.deleteRecord(wf.object, key!, { source: 'test' });
       event = (await seed(subject)) ?? undefined;
     } else if (ev.kind === 'deleted') {
       await seed(subject);
-      event = (await rawStore.deleteRecord(wf.object, key!, { source: 'test' })) ?? undefined;
+      event = (await store.deleteRecord(wf.object, key!, { source: 'test' })) ?? undefined;
     } else await seed(subject);
 
     // Whether the record is selected: the trigger takes the event, and the rules hold (as run.ts decides).
     const triggered = ev.kind === 'manual' || (wf.trigger.on as string[]).includes(ev.kind);
-    const record: StoredRecord | null = key && ev.kind !== 'deleted' ? await rawStore.getRecord(wf.object, key) : null;
+    const record: StoredRecord | null = key && ev.kind !== 'deleted' ? await store.getRecord(wf.object, key) : null;
     let matches = triggered;
     if (triggered && !wf.import) matches = compileRule(wf.rules, { fields: obj.fields, now })(evalInput({ record, event }));
     if (matches !== c.expect.matches) {
@@ -195,10 +169,10 @@ async function runCase(project: LoadedProject, realWf: WorkflowFile, test: Loade
 
     let rows: StepRow[] = [];
     if (triggered && (matches || wf.import)) {
-      const deps: EngineDeps = { project: caseProject, store, http, env, concurrency: 1, now: () => now };
+      const deps: EngineDeps = { project: caseProject, store, http, env, concurrency: 1, now: () => now, onStepStart: (e) => (current = e.step) };
       const target = wf.import ? { trigger: 'manual' as const } : event ? { events: [event], trigger: 'event' as const } : { keys: [key!], trigger: 'manual' as const };
       const summary = await runWorkflow(deps, wf, target);
-      const run = summary.runId ? await rawStore.getRun(summary.runId) : null;
+      const run = summary.runId ? await store.getRun(summary.runId) : null;
       rows = run?.records.find((r) => r.key === (wf.import ? '*' : key))?.steps ?? [];
     }
 
@@ -230,19 +204,19 @@ async function runCase(project: LoadedProject, realWf: WorkflowFile, test: Loade
     }
 
     if (c.expect.fields) {
-      const after = key ? await rawStore.getRecord(wf.object, key) : null;
+      const after = key ? await store.getRecord(wf.object, key) : null;
       if (!after) fail(['expect', 'fields'], 'fields', 'the record does not exist after the run', undefined, 'key');
       else compareFields(fail, ['expect', 'fields'], 'fields', c.expect.fields, after.fields, obj.fields);
     }
     for (const [k, exp] of Object.entries(c.expect.records ?? {})) {
-      const r = await rawStore.getRecord(wf.object, k);
+      const r = await store.getRecord(wf.object, k);
       if (!r) fail(['expect', 'records', k], `records.${k}`, `no ${wf.object} record "${k}" after the run`, undefined, 'key');
       else compareFields(fail, ['expect', 'records', k], `records.${k}`, exp, r.fields, obj.fields);
     }
   } finally {
     await http.close();
     await agent.close();
-    await rawStore.close();
+    await store.close();
     rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -1,5 +1,7 @@
 // Non-idempotent steps in doubt are reconciled, never re-sent blindly: after a dropped connection
 // or a crash mid-call, create_user looks the email up with list_users first.
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runWorkflow } from '../../src/engine/run.js';
 import { harness, person, type Harness } from './harness.js';
@@ -73,5 +75,42 @@ describe('reconciliation of create_user', () => {
     expect(s.steps.create).toMatchObject({ unknown: 1, succeeded: 0 });
     expect(s.failures[0]!.error).toMatch(/2 objects have email twin@corp.test; resolve it/);
     expect(h.sandbox.users().filter((u) => u.email === 'twin@corp.test')).toHaveLength(2);
+  });
+});
+
+describe('the journal while a call is in flight', () => {
+  /** The committed step rows of the record, read by a second connection while its call is out. */
+  async function rowsDuringCall(hh: Harness, workflow: string): Promise<{ during: unknown[]; after: unknown[] }> {
+    const reader = new Database(join(hh.dir, 'state.db'), { readonly: true });
+    const rows = () => reader.prepare('SELECT step_id, status FROM run_steps ORDER BY rowid').all();
+    try {
+      let during: unknown[] | undefined;
+      const started = new Promise<void>((r) => (hh.deps.onStepStart = () => r()));
+      const run = runWorkflow(hh.deps, hh.workflow(workflow), { trigger: 'manual' });
+      await started;
+      await new Promise((r) => setTimeout(r, 100)); // the sandbox answers after 300 ms
+      during = rows();
+      await run;
+      return { during, after: rows() };
+    } finally {
+      reader.close();
+    }
+  }
+
+  it('a call not safe to repeat (create_user) is committed as running before it leaves', async () => {
+    h = await harness({ sandbox: { latencyMs: 300 } });
+    await h.store.upsertMany('users', [person('ada.lovelace')]);
+    const { during, after } = await rowsDuringCall(h, 'qualys-create-user');
+    expect(during).toEqual([{ step_id: 'create', status: 'running' }]);
+    expect(after).toEqual([{ step_id: 'create', status: 'succeeded' }]);
+  });
+
+  it('an idempotent call (deactivate) is written once, with its outcome', async () => {
+    h = await harness({ sandbox: { latencyMs: 300 } });
+    const u = h.sandbox.addUser({ role: 'scanner', first_name: 'Lee', last_name: 'Ver', email: 'lee.ver@corp.test', status: 'Active' });
+    await h.store.upsertMany('users', [person('lee.ver', { status: 'Leaver', qualys_login: u.login, qualys_status: 'Active' })]);
+    const { during, after } = await rowsDuringCall(h, 'qualys-deactivate-leavers');
+    expect(during).toEqual([]);
+    expect(after).toEqual([{ step_id: 'deactivate', status: 'succeeded' }]);
   });
 });

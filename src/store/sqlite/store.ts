@@ -8,7 +8,7 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { SkeinError } from '../../errors.js';
 import type { ObjectDef } from '../../workflow/objects.js';
-import type { ClaimEventsOptions, RunnerInfo, Store, StoreTx, WriteOp } from '../types.js';
+import type { ClaimEventsOptions, CommitOptions, RunnerInfo, Store, StoreTx, WriteOp } from '../types.js';
 import { migrate } from './migrations.js';
 import { SqliteRecords } from './records.js';
 import { SqliteRuns } from './runs.js';
@@ -25,6 +25,10 @@ export interface SqliteStoreOptions {
 }
 
 const txContext = new AsyncLocalStorage<object>();
+/** How long a lazy write may wait for others to share its commit. */
+const LAZY_COMMIT_MS = 5;
+/** A batch this large is committed at once, lazy or not. */
+const LAZY_MAX_WRITES = 256;
 
 /** Another process held the write lock longer than the busy timeout: worth retrying later. */
 function busyError(err: unknown, location: string, waitedMs: number): unknown {
@@ -109,21 +113,38 @@ class SqliteStore implements Store {
    * commit): one IMMEDIATE transaction, a savepoint per write so one failure undoes only itself.
    * Each promise resolves only after the COMMIT, so "committed before acting" still holds.
    */
-  private write<T>(fn: () => T): Promise<T> {
+  private write<T>(fn: () => T, lazy = false): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       this.batch.push({ fn, resolve: resolve as (v: unknown) => void, reject });
       // Flush after the current event-loop turn, so writes from the many responses handled in
-      // one turn share a commit.
-      if (this.batch.length === 1) {
-        setImmediate(() =>
-          this.serial(() => this.flushBatch()).catch((err: unknown) => {
-            // The batch never ran (e.g. the store was closed): fail every write in it.
-            const ops = this.batch;
-            this.batch = [];
-            for (const op of ops) op.reject(err);
-          }),
-        );
-      }
+      // one turn share a commit. A lazy write (nobody waits on it to act) may wait a few
+      // milliseconds for company: each commit rewrites every page it touches into the WAL, so
+      // fewer, larger commits cost much less per write.
+      if (!lazy || this.batch.length >= LAZY_MAX_WRITES) this.scheduleFlush('now');
+      else this.scheduleFlush('soon');
+    });
+  }
+
+  private flushTimer: NodeJS.Timeout | undefined;
+  private flushQueued = false;
+
+  private scheduleFlush(when: 'now' | 'soon'): void {
+    if (this.flushQueued) return;
+    if (when === 'soon') {
+      this.flushTimer ??= setTimeout(() => this.scheduleFlush('now'), LAZY_COMMIT_MS);
+      return;
+    }
+    clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
+    this.flushQueued = true;
+    setImmediate(() => {
+      this.flushQueued = false;
+      this.serial(() => this.flushBatch()).catch((err: unknown) => {
+        // The batch never ran (e.g. the store was closed): fail every write in it.
+        const ops = this.batch;
+        this.batch = [];
+        for (const op of ops) op.reject(err);
+      });
     });
   }
 
@@ -265,8 +286,9 @@ class SqliteStore implements Store {
     return this.write(() => this.cluster.adoptOrphanRuns(runner, ttlMs));
   }
 
-  commit(ops: WriteOp[]): Promise<unknown[]> {
-    return this.write(() =>
+  commit(ops: WriteOp[], opts?: CommitOptions): Promise<unknown[]> {
+    return this.write(
+      () =>
       ops.map((o) => {
         switch (o.op) {
           case 'setFields':
@@ -281,6 +303,7 @@ class SqliteStore implements Store {
             return this.records.markEventHandled(o.eventId, o.workflow);
         }
       }),
+      opts?.lazy,
     );
   }
 
@@ -303,7 +326,9 @@ class SqliteStore implements Store {
   }
 
   close(): Promise<void> {
-    return this.serial(() => void this.db.close());
+    // Writes still waiting for company are committed first.
+    if (this.batch.length && !this.flushQueued) this.scheduleFlush('now');
+    return new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.serial(() => void this.db.close()));
   }
 }
 
