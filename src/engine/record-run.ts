@@ -61,7 +61,8 @@ export async function processRecord(deps: EngineDeps, s: RunScope, c: Candidate)
   // Journal rows wait in `pending` and go out with the next commit, which always comes before the
   // next call leaves (or the record's run ends): every transition is committed before the action
   // that follows it, with two commits per single-step record.
-  let pending: WriteOp[] = [{ op: 'startRunRecord', runId: s.runId, object: s.wf.object, key: c.key }];
+  // The record's start is stamped now: its row may be committed only with its outcome.
+  let pending: WriteOp[] = [{ op: 'startRunRecord', runId: s.runId, object: s.wf.object, key: c.key, startedAt: new Date().toISOString() }];
   let done: DoneStep | undefined;
   let fields: Fields = { ...(c.record?.fields ?? c.event?.before ?? {}) };
   const results: Record<string, StepResult> = {};

@@ -243,7 +243,8 @@ export interface CommitOptions {
 export type WriteOp =
   | { op: 'setFields'; object: string; key: string; patch: FieldPatch; opts?: SetFieldsOptions }
   | { op: 'recordStep'; runId: string; recordKey: string; step: StepRow }
-  | { op: 'startRunRecord'; runId: string; object: string; key: string }
+  /** `startedAt`: when the record's work began (default: the commit's time). */
+  | { op: 'startRunRecord'; runId: string; object: string; key: string; startedAt?: string }
   | { op: 'finishRunRecord'; runId: string; key: string; status: RunRecordStatus; error?: string | null }
   | { op: 'markEventHandled'; eventId: number; workflow: string };
 

@@ -341,6 +341,19 @@ describe.each([sqlite, pgBackend()])('Store contract: $name', (backend) => {
       expect(await store.commit([])).toEqual([]);
     });
 
+    it('a record started in one commit and finished in the same keeps the start time it was given', async () => {
+      const store = await fresh();
+      const runId = await store.createRun({ workflow: 'wf', trigger: 'manual' });
+      await store.commit([
+        { op: 'startRunRecord', runId, object: 'users', key: 'a', startedAt: '2025-03-01T10:00:00.000Z' },
+        { op: 'recordStep', runId, recordKey: 'a', step: { step_id: 's1', status: 'succeeded' } },
+        { op: 'finishRunRecord', runId, key: 'a', status: 'succeeded' },
+      ], { lazy: true });
+      const rec = (await store.getRun(runId))!.records[0]!;
+      expect(rec.started_at).toBe('2025-03-01T10:00:00.000Z');
+      expect(rec.finished_at).not.toBeNull();
+    });
+
     it('a failing op rolls back its whole batch; other batches are unaffected', async () => {
       const store = await fresh();
       const ev = await store.setFields('users', 'a', { email: 'a@x' }, { createIfMissing: true });

@@ -31,11 +31,11 @@ export class PgRuns {
     return id;
   }
 
-  async startRunRecord(q: Queryable, runId: string, object: string, key: string): Promise<void> {
+  async startRunRecord(q: Queryable, runId: string, object: string, key: string, startedAt?: string): Promise<void> {
     await this.mustHaveRun(q, runId);
     await q.query(
       "INSERT INTO run_records (run_id, record_key, object, status, started_at) VALUES ($1, $2, $3, 'running', $4) ON CONFLICT (run_id, record_key) DO NOTHING",
-      [runId, key, object, this.now()],
+      [runId, key, object, startedAt ?? this.now()],
     );
   }
 

@@ -252,7 +252,7 @@ class PgStore implements Store {
       case 'recordStep':
         return this.runs.recordStep(w.c, o.runId, o.recordKey, o.step);
       case 'startRunRecord':
-        return this.runs.startRunRecord(w.c, o.runId, o.object, o.key);
+        return this.runs.startRunRecord(w.c, o.runId, o.object, o.key, o.startedAt);
       case 'finishRunRecord':
         return this.runs.finishRunRecord(w.c, o.runId, o.key, o.status, o.error);
       case 'markEventHandled':

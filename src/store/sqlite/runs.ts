@@ -66,10 +66,10 @@ export class SqliteRuns {
     return id;
   }
 
-  startRunRecord(runId: string, object: string, key: string): void {
+  startRunRecord(runId: string, object: string, key: string, startedAt?: string): void {
     // run_records.run_id references runs (foreign keys are on): no lookup first.
     try {
-      this.s.startRecord.run(runId, key, object, this.now());
+      this.s.startRecord.run(runId, key, object, startedAt ?? this.now());
     } catch (err) {
       if (!isForeignKeyError(err)) throw err;
       this.mustHaveRun(runId);

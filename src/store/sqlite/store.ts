@@ -296,7 +296,7 @@ class SqliteStore implements Store {
           case 'recordStep':
             return this.runs.recordStep(o.runId, o.recordKey, o.step);
           case 'startRunRecord':
-            return this.runs.startRunRecord(o.runId, o.object, o.key);
+            return this.runs.startRunRecord(o.runId, o.object, o.key, o.startedAt);
           case 'finishRunRecord':
             return this.runs.finishRunRecord(o.runId, o.key, o.status, o.error);
           case 'markEventHandled':
