@@ -5,6 +5,7 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
+import Database from 'better-sqlite3';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const out = join(root, 'bench', '.out', 'run');
@@ -42,11 +43,19 @@ export async function main() {
   node([join(root, 'bin', 'skein.js'), 'records', 'import', join(out, 'users.csv'), '--state', state]);
   const ours = JSON.parse(node([join(root, 'bench', 'skein-child.mjs'), 'run', 'qualys-deactivate-leavers', '--all', '--concurrency', String(CONC), '--state', state, '--var', `qualys_api_url=${sb.url}`], { QUALYS_USERNAME: 'sandbox_mgr', QUALYS_PASSWORD: 'sandbox-password' }));
   await sb.stop();
+  // The run's own span from its history (run created after the records were listed, to run
+  // finished): the rate of the work itself, without the CLI's start-up and project load, which
+  // the baseline's timing does not include either.
+  const db = new Database(state, { readonly: true });
+  const run = db.prepare('SELECT started_at, finished_at FROM runs ORDER BY rowid DESC LIMIT 1').get();
+  db.close();
+  const runMs = Date.parse(run.finished_at) - Date.parse(run.started_at);
 
   const baseRate = (N / base.ms) * 1000;
   const ourRate = (N / ours.ms) * 1000;
   console.log(`run: ${N} records through qualys-deactivate-leavers, sandbox in another process, limits off, concurrency ${CONC}`);
   console.log(`  baseline (bare undici, same requests): ${baseRate.toFixed(0)} req/s (${base.ok} ok), peak RSS ${(base.maxRssKb / 1024).toFixed(0)} MB`);
   console.log(`  skein run (rules, templates, XML, store, history): ${ourRate.toFixed(0)} steps/s (exit ${ours.code}), peak RSS ${(ours.maxRssKb / 1024).toFixed(0)} MB (target < 250 MB)`);
-  console.log(`  ratio skein / baseline: ${(ourRate / baseRate).toFixed(2)}x (target >= 0.6x)`);
+  console.log(`  ratio skein / baseline: ${(ourRate / baseRate).toFixed(2)}x (target >= 0.6x), end to end: CLI start-up, project load and record listing included`);
+  console.log(`  skein run phase only (run history started_at to finished_at, ${runMs} ms): ${((N / runMs) * 1000).toFixed(0)} steps/s, ${((N / runMs) * 1000 / baseRate).toFixed(2)}x; start-up and listing took ${(ours.ms - runMs).toFixed(0)} ms`);
 }
