@@ -296,6 +296,8 @@ export interface Store extends StoreTx {
    * (group commit), which is what keeps the engine's per-step journal cheap.
    */
   commit(ops: WriteOp[], opts?: CommitOptions): Promise<unknown[]>;
+  /** Commits lazy writes still waiting for company, now (someone is waiting on them after all). */
+  flush(): Promise<void>;
 
   /** Registers (or re-registers) a live runner; its heartbeat starts now. */
   registerRunner(r: RunnerInfo): Promise<void>;

@@ -63,6 +63,12 @@ describe('group commit', () => {
       // Alone, a lazy write still lands, a few milliseconds later.
       await store.commit([{ op: 'setFields', object: 'users', key: 'c', patch: { n: 3 }, opts: { createIfMissing: true } }], { lazy: true });
       expect(count()).toBe(3);
+      // flush() sends one on at once.
+      const d = store.commit([{ op: 'setFields', object: 'users', key: 'd', patch: { n: 4 }, opts: { createIfMissing: true } }], { lazy: true });
+      await store.flush();
+      expect(count()).toBe(4);
+      await d;
+      await store.flush(); // nothing waiting: resolves at once
     } finally {
       reader.close();
     }

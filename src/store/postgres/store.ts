@@ -290,6 +290,11 @@ class PgStore implements Store {
     return { take: wrap(locks.take), give: wrap(locks.give), pause: wrap(locks.pause), close: locks.close };
   }
 
+  /** Commits are never held back here: a group waits only for the commit in flight. */
+  flush(): Promise<void> {
+    return Promise.resolve();
+  }
+
   /**
    * Group commit, as on SQLite: batches that arrive while a commit is in flight wait and then go
    * out together in one transaction, so a runner pays one COMMIT (and one hold of the write lock)
@@ -301,14 +306,14 @@ class PgStore implements Store {
     this.guard();
     return new Promise((resolve, reject) => {
       this.queued.push({ ops, resolve, reject });
-      if (!this.flushing) void this.flush();
+      if (!this.flushing) void this.drain();
     });
   }
 
   private queued: Array<{ ops: WriteOp[]; resolve: (v: unknown[]) => void; reject: (e: unknown) => void }> = [];
   private flushing = false;
 
-  private async flush(): Promise<void> {
+  private async drain(): Promise<void> {
     this.flushing = true;
     try {
       while (this.queued.length) {

@@ -307,6 +307,11 @@ class SqliteStore implements Store {
     );
   }
 
+  flush(): Promise<void> {
+    if (!this.batch.length) return Promise.resolve();
+    return this.write(() => undefined);
+  }
+
   transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
     return this.serial(async () => {
       const token = {};
