@@ -91,8 +91,10 @@ export async function processRecord(deps: EngineDeps, s: RunScope, c: Candidate)
       deps.onStep?.({ workflow: s.wf.name, run: s.runId, record: c.key, step: d.row.step_id, status, durationMs: d.row.duration_ms ?? 0, attempts: d.row.attempts ?? 0, error });
     const row: WriteOp = { op: 'recordStep', runId: s.runId, recordKey: c.key, step: { ...d.row, status: d.status, error: d.error ?? null } };
     try {
-      const [ev] = await store.commit([...pending, ...(d.write ? [d.write] : []), row, ...(extra?.() ?? [])], { lazy });
-      if (d.write && (ev as RecordEvent | null)?.after) fields = (ev as RecordEvent).after!;
+      // The mapping's event sits after the rows still pending (the record's start, skipped steps).
+      const results = await store.commit([...pending, ...(d.write ? [d.write] : []), row, ...(extra?.() ?? [])], { lazy });
+      const ev = d.write ? (results[pending.length] as RecordEvent | null) : null;
+      if (ev?.after) fields = ev.after;
       tell(d.status, d.error);
     } catch (err) {
       // A mapped value the field type refuses: the vendor call happened, the mapping did not.

@@ -79,6 +79,37 @@ describe('activate, deactivate, edit, change password', () => {
     expect(step.error).toMatch(/Qualys answered FAILED/);
   });
 
+  it('a later step sees the mapping of an earlier idempotent step, in its when and its params', async () => {
+    h = await harness({
+      extra: {
+        'two-steps.yaml': [
+          'version: 1',
+          'name: two-steps',
+          'object: users',
+          'trigger: { on: [manual] }',
+          'rules: { field: status, equals: Leaver }',
+          'steps:',
+          '  - id: deactivate',
+          '    preset: qualys.deactivate_user',
+          '    credentials: qualys',
+          '    params: { login: "{{qualys_login}}" }',
+          '    response: { qualys_status: Inactive }',
+          '  - id: note',
+          '    preset: qualys.edit_user',
+          '    credentials: qualys',
+          '    when: { field: qualys_status, equals: Inactive }',
+          '    params: { login: "{{qualys_login}}", title: "was {{qualys_status}}" }',
+          '',
+        ].join('\n'),
+      },
+    });
+    const u = h.sandbox.addUser({ role: 'scanner', first_name: 'Lee', last_name: 'Ver', email: 'lee@corp.test', status: 'Active' });
+    await h.store.upsertMany('users', [person('lee.ver', { status: 'Leaver', qualys_login: u.login, qualys_status: 'Active' })]);
+    const s = await runWorkflow(h.deps, h.workflow('two-steps'), { trigger: 'manual' });
+    expect(s.steps).toMatchObject({ deactivate: { succeeded: 1 }, note: { succeeded: 1, skipped: 0 } });
+    expect(h.sandbox.findUser(u.login)).toMatchObject({ status: 'Inactive', title: 'was Inactive' });
+  });
+
   it('sends a login containing &action=add as one form value', async () => {
     h = await harness();
     await h.store.upsertMany('users', [person('evil.user', { status: 'Leaver', qualys_login: 'x&action=add&user_role=manager', qualys_status: 'Active' })]);
