@@ -66,6 +66,8 @@ export async function processRecord(deps: EngineDeps, s: RunScope, c: Candidate)
   let done: DoneStep | undefined;
   let fields: Fields = { ...(c.record?.fields ?? c.event?.before ?? {}) };
   const results: Record<string, StepResult> = {};
+  /** Secret output values seen so far in this record's run (passwords Qualys returned). */
+  const secrets: string[] = [];
   let failedError: string | undefined;
   let continuedError: string | undefined;
   /**
@@ -171,6 +173,10 @@ export async function processRecord(deps: EngineDeps, s: RunScope, c: Candidate)
     deps.onStepStart?.({ workflow: s.wf.name, run: s.runId, record: c.key, step: step.id });
     const exec = await executeStep(step, s.presetsOf[i], context, env);
     results[step.id] = { outputs: publicOutputs(exec) };
+    for (const name of exec.response?.sensitiveOutputs ?? []) {
+      const v = exec.response!.outputs[name];
+      if (v) secrets.push(v);
+    }
     const mapping = exec.outcome === 'succeeded' ? step.response : step.error_response;
     let mappingError: string | undefined;
     let patch: Record<string, string> = {};
@@ -178,6 +184,10 @@ export async function processRecord(deps: EngineDeps, s: RunScope, c: Candidate)
       try {
         const rctx = responseContext(context, exec.status, exec.headers, exec.response);
         for (const [field, tpl] of Object.entries(mapping)) patch[field] = render(tpl, rctx);
+        // validate refuses templates that name a secret for a field not marked sensitive; this
+        // catches what slips past it (a helper or block reaching the value another way).
+        const leak = Object.entries(patch).find(([f, v]) => !s.obj.fields[f]?.sensitive && secrets.some((x) => v.includes(x)));
+        if (leak) throw new Error(`field "${leak[0]}" would receive a secret output; map secrets only into a field declared sensitive: true`);
       } catch (err) {
         mappingError = `response mapping failed: ${(err as Error).message}`;
         patch = {};

@@ -108,9 +108,15 @@ function analyze(text: string): TemplateAnalysis {
     }
   };
   const visitPath = (p: hbs.AST.PathExpression, scoped: boolean) => {
-    if (p.data || p.original === 'this' || p.original.startsWith('this.') || p.original.startsWith('../')) return;
-    if (scoped) return;
-    references.push({ parts: p.parts, original: p.original, index: indexOf(p.loc), length: lengthOf(p.loc) });
+    const at = { original: p.original, index: indexOf(p.loc), length: lengthOf(p.loc) };
+    // @root always names the top context, inside blocks too: {{@root.outputs.x}} is outputs.x.
+    if (p.data) {
+      if (p.parts[0] === 'root' && p.parts.length > 1) references.push({ parts: p.parts.slice(1), ...at });
+      return;
+    }
+    if (p.original === 'this' || p.original.startsWith('../') || scoped) return;
+    // Handlebars drops a leading this. / ./ from parts: {{this.outputs.x}} is outputs.x.
+    references.push({ parts: p.parts, ...at });
   };
   walk(ast, false);
   return error ? { error, references: [], helpers: [] } : { references, helpers };

@@ -144,6 +144,21 @@ describe('activate, deactivate, edit, change password', () => {
     expect(String(rec.api_response)).not.toContain(String(rec.qualys_password));
     expect(JSON.stringify(await h.store.getRun(s.runId))).not.toContain(String(rec.qualys_password));
   });
+
+  it('refuses at run time a mapping that would put a secret into a field not marked sensitive', async () => {
+    h = await harness();
+    const u = h.sandbox.addUser({ role: 'scanner', first_name: 'Pat', last_name: 'Word', email: 'pw@corp.test', status: 'Active' });
+    await h.store.upsertMany('users', [person('pat.word', { qualys_login: u.login })]);
+    // validate refuses this mapping; the engine must hold even for a workflow that was not validated.
+    const wf = h.workflow('qualys-change-password');
+    const leaky = { ...wf, steps: [{ ...wf.steps![0]!, response: { title: "x{{lookup outputs 'password'}}" } }] } as typeof wf;
+    const s = await runWorkflow(h.deps, leaky, { trigger: 'manual', keys: ['pat.word'] });
+    expect(s.failed).toBe(1);
+    expect(s.failures[0]!.error).toMatch(/field "title" would receive a secret output/);
+    const password = h.sandbox.findUser(u.login)!.password!;
+    expect((await h.store.getRecord('users', 'pat.word'))!.fields.title).toBe('Engineer');
+    expect(JSON.stringify(await h.store.getRun(s.runId))).not.toContain(password);
+  });
 });
 
 describe('plan', () => {

@@ -152,8 +152,13 @@ export function checkTarget(
     ctx.error('unknown-field', `"${field}" is the key of ${obj.name} and cannot be written by a response mapping`, path, 'key');
     return;
   }
+  // A reference to a whole object holding a secret ({{json outputs}}, {{#with outputs}},
+  // {{lookup steps.create.outputs 'password'}}) counts as a reference to the secret.
+  const anySensitiveOutput = [...outputs.values()].some((o) => o.sensitive);
   const secret = refs.find(
-    (r) => (r[0] === 'outputs' && outputs.get(r[1] ?? '')?.sensitive) || (r[0] === 'steps' && sensitiveSteps.has(r.slice(0, 4).join('.'))),
+    (r) =>
+      (r[0] === 'outputs' && (r.length === 1 ? anySensitiveOutput : outputs.get(r[1]!)?.sensitive)) ||
+      (r[0] === 'steps' && [...sensitiveSteps].some((k) => (r.length >= 4 ? r.slice(0, 4).join('.') === k : k.startsWith(r.join('.') + '.')))),
   );
   if (secret && !def.sensitive) {
     ctx.error('sensitive-target', `{{${secret.join('.')}}} is a secret; map it only into a field declared with sensitive: true ("${field}" is not)`, path, 'key');
