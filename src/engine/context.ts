@@ -9,14 +9,44 @@ export interface StepResult {
   outputs: Record<string, string>;
 }
 
+/**
+ * The values of the record's sensitive fields, kept on its context under this symbol (invisible
+ * to templates): the request shown in plans and run history masks them wherever they were rendered.
+ */
+export const SENSITIVE_VALUES = Symbol('sensitive values');
+
 /** Record fields plus every declared field (empty when unset) so `{{phone}}` renders as ''. */
 export function recordContext(fields: Fields, declared: Record<string, FieldDef>, vars: Record<string, unknown>, steps: Record<string, StepResult>): Record<string, unknown> {
   const ctx: Record<string, unknown> = {};
-  for (const name of Object.keys(declared)) ctx[name] = fields[name] ?? '';
+  let secrets: string[] | undefined;
+  for (const name of Object.keys(declared)) {
+    const v = fields[name];
+    ctx[name] = v ?? '';
+    if (declared[name]!.sensitive && v !== undefined && v !== null && String(v) !== '') (secrets ??= []).push(String(v));
+  }
   for (const [k, v] of Object.entries(fields)) ctx[k] = v;
   ctx.vars = vars;
   ctx.steps = steps;
+  if (secrets) Object.defineProperty(ctx, SENSITIVE_VALUES, { value: secrets, enumerable: false });
   return ctx;
+}
+
+/** The sensitive values a context carries (see SENSITIVE_VALUES). */
+export function sensitiveValues(ctx: object): readonly string[] {
+  return (ctx as { [SENSITIVE_VALUES]?: string[] })[SENSITIVE_VALUES] ?? [];
+}
+
+export const MASK = '********';
+
+/** Replaces every sensitive value in `text`, also in its URL- and form-encoded spellings. */
+export function maskText(text: string, secrets: readonly string[]): string {
+  let out = text;
+  for (const s of secrets) {
+    for (const form of new Set([s, encodeURIComponent(s), encodeURI(s), new URLSearchParams({ x: s }).toString().slice(2)])) {
+      if (form) out = out.split(form).join(MASK);
+    }
+  }
+  return out;
 }
 
 /** Adds what response mappings may use. */

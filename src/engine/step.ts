@@ -10,6 +10,7 @@ import { HttpError } from '../http/index.js';
 import { buildInlineRequest, buildPresetRequest, renderParams, type BuiltRequest, type ShownRequest } from './request.js';
 import { readResponse, REDACTED, type ParsedResponse } from './response.js';
 import { parseDuration, STEP_DEFAULTS } from './durations.js';
+import { maskText, sensitiveValues } from './context.js';
 import type { ResolvedCredential } from './credentials.js';
 
 export type StepOutcome = 'succeeded' | 'failed' | 'unknown';
@@ -39,13 +40,36 @@ export function stepRequestDef(step: Step, preset: Preset | undefined): Request 
   return preset ? preset.request : step.request!;
 }
 
-/** Renders and builds the request of a step for a record context (shared with `plan`). */
+/**
+ * Renders and builds the request of a step for a record context (shared with `plan`). The shown
+ * copy masks the record's sensitive values wherever a template put them; errors do too.
+ */
 export function buildStepRequest(step: Step, preset: Preset | undefined, context: Record<string, unknown>, vars: Record<string, unknown>): BuiltRequest {
-  if (preset) return buildPresetRequest(preset, renderParams(step.params, context), vars);
-  return buildInlineRequest(step, context);
+  const secrets = sensitiveValues(context);
+  let built: BuiltRequest;
+  try {
+    built = preset ? buildPresetRequest(preset, renderParams(step.params, context), vars) : buildInlineRequest(step, context);
+  } catch (err) {
+    if (secrets.length && err instanceof SkeinError) throw new SkeinError(err.code, maskText(err.message, secrets));
+    throw err;
+  }
+  if (!secrets.length) return built;
+  const m = (t: string) => maskText(t, secrets);
+  const sh = built.shown;
+  const mapValues = (o: Record<string, string>) => Object.fromEntries(Object.entries(o).map(([k, v]) => [k, m(v)]));
+  built.shown = { method: sh.method, url: m(sh.url), params: mapValues(sh.params), headers: mapValues(sh.headers), ...(sh.body === undefined ? {} : { body: m(sh.body) }) };
+  return built;
 }
 
 export async function executeStep(step: Step, preset: Preset | undefined, context: Record<string, unknown>, env: StepEnv): Promise<StepExecution> {
+  const exec = await execute(step, preset, context, env);
+  // Transport errors name the URL, which may carry a sensitive value in its query.
+  const secrets = sensitiveValues(context);
+  if (exec.error && secrets.length) exec.error = maskText(exec.error, secrets);
+  return exec;
+}
+
+async function execute(step: Step, preset: Preset | undefined, context: Record<string, unknown>, env: StepEnv): Promise<StepExecution> {
   const started = Date.now();
   let built: BuiltRequest;
   try {

@@ -174,6 +174,34 @@ describe('plan', () => {
     expect(JSON.stringify(plan)).not.toMatch(/authorization|sandbox-password/i);
     expect(h.sandbox.stats().requests).toBe(0);
   });
+
+  it('masks a sensitive field wherever a template put it: plan, run history and errors; the vendor gets the value', async () => {
+    const wf = (name: string, params: string) =>
+      [`version: 1`, `name: ${name}`, `object: users`, `trigger: { on: [manual] }`, `steps:`, `  - id: e`, `    preset: qualys.edit_user`,
+        `    credentials: qualys`, `    params: ${params}`, ''].join('\n');
+    h = await harness({
+      extra: {
+        'leak.yaml': wf('leak', '{ login: "{{qualys_login}}", title: "pw {{qualys_password}}" }'),
+        'leak-bad.yaml': [`version: 1`, `name: leak-bad`, `object: users`, `trigger: { on: [manual] }`, `steps:`, `  - id: e`,
+          `    request: { method: GET, url: "{{vars.qualys_api_url}}/nope?x={{qualys_password}}" }`, ''].join('\n'),
+      },
+    });
+    const u = h.sandbox.addUser({ role: 'scanner', first_name: 'Pat', last_name: 'Word', email: 'pw@corp.test', status: 'Active' });
+    await h.store.upsertMany('users', [person('pat.word', { qualys_login: u.login, qualys_password: 'Top Secret&1' })]);
+    const plan = await planWorkflow(h.project, h.store, h.workflow('leak'));
+    expect(plan.records[0]!.steps[0]!.request!.params.title).toBe('pw ********');
+    expect(JSON.stringify(plan)).not.toMatch(/Top|Secret/);
+    const s = await runWorkflow(h.deps, h.workflow('leak'), { trigger: 'manual' });
+    expect(s, JSON.stringify(s)).toMatchObject({ succeeded: 1 });
+    expect(h.sandbox.findUser(u.login)!.title).toBe('pw Top Secret&1');
+    expect(JSON.stringify(await h.store.getRun(s.runId))).not.toMatch(/Top|Secret/);
+    // A failed call names its URL in the error, here with the value in its query: masked there too.
+    const bad = await runWorkflow(h.deps, h.workflow('leak-bad'), { trigger: 'manual' });
+    expect(bad.failed).toBe(1);
+    expect(bad.failures[0]!.error).toMatch(/HTTP 404/);
+    expect((await h.store.getRun(bad.runId))!.records[0]!.steps[0]!.request).toMatchObject({ url: expect.stringMatching(/nope\?x=\*{8}$/) });
+    expect(JSON.stringify(await h.store.getRun(bad.runId))).not.toMatch(/Top|Secret/);
+  });
 });
 
 describe('faults', () => {
