@@ -166,7 +166,9 @@ export function mayTarget(caller: Caller, target: Target, op: UserOperation): bo
       if (op === 'password_change') return target.role !== 'manager';
       return !PRIVILEGED.has(target.role);
     case 'unit_manager':
-      return target.business_unit === caller.business_unit;
+      // Its own unit only, and never a Manager or Administrator placed there: a Unit Manager may
+      // not add those, so it may not take them over either.
+      return target.business_unit === caller.business_unit && !PRIVILEGED.has(target.role);
     default:
       return false;
   }

@@ -78,6 +78,10 @@ export class LimitTracker {
   }
 
   setLimits(config: LimitsConfig): void {
+    // A new rate starts with an empty window (calls under the old rate do not count against it).
+    if (JSON.stringify(config.rate) !== JSON.stringify(this.global.rate)) {
+      for (const st of this.keys.values()) Object.assign(st, { stamps: [], head: 0, blockedEpisode: false });
+    }
     this.global = config;
   }
 

@@ -152,7 +152,9 @@ export class SandboxHttpServer {
     const auth = authenticate(req.headers.authorization, rt.accounts, directory, script.name);
     const stampFor = (username: string): ApiStamp => ({ script: script.name, username, at: this.at(rt.now()), dtdBase: rt.dtdBase });
     if (!auth.ok) {
-      send(res, auth.httpStatus, genericReturn(stampFor(auth.username), 'FAILED', auth.code, auth.text), rt.limits.idleHeaders());
+      // A 401 carries its Basic challenge (RFC 7235), so clients that wait for one send credentials.
+      const challenge: Record<string, string> = auth.httpStatus === 401 ? { 'WWW-Authenticate': 'Basic realm="Qualys API"' } : {};
+      send(res, auth.httpStatus, genericReturn(stampFor(auth.username), 'FAILED', auth.code, auth.text), { ...rt.limits.idleHeaders(), ...challenge });
       return;
     }
     const caller = auth.user;

@@ -106,9 +106,10 @@ export interface AddRequest {
 export function parseAddRequest(params: Params, sub: SubscriptionDirectory): AddRequest {
   rejectUnknown(params, ADD_PARAMS);
   const country = params.get('country') ?? '';
-  const absent = ADD_REQUIRED.filter((name) => (params.get(name) ?? '') === '');
+  // Blank (whitespace only) counts as missing.
+  const absent = ADD_REQUIRED.filter((name) => (params.get(name) ?? '').trim() === '');
   const states = STATES_BY_COUNTRY.get(country);
-  if (states && (params.get('state') ?? '') === '') absent.push('state');
+  if (states && (params.get('state') ?? '').trim() === '') absent.push('state');
   if (absent.length > 0) throw missing(absent);
 
   const roleValue = params.get('user_role') as string;

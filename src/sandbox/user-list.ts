@@ -34,8 +34,6 @@ function run(ctx: RequestContext): string {
   const restrict = ctx.sub.config.restrict_unit_manager_view;
   const parts: string[] = [USER_LIST_PROLOGUE, '<USER_LIST_OUTPUT>\n  <USER_LIST>\n'];
   for (const u of ctx.sub.users) {
-    if (contains !== undefined && (u.external_id === '' || !u.external_id.includes(contains))) continue;
-    if (assigned !== undefined && (u.external_id !== '') !== assigned) continue;
     let view: View = 'full';
     let lastLogin = caller.role === 'manager';
     if (caller.role === 'unit_manager') {
@@ -44,6 +42,11 @@ function run(ctx: RequestContext): string {
       lastLogin = sameUnit;
     }
     if (view === 'none') continue;
+    // The external ID filters match only what the caller may see: a partial view hides the
+    // external ID, so filtering on it must not reveal whose it is.
+    if ((contains !== undefined || assigned !== undefined) && view !== 'full') continue;
+    if (contains !== undefined && (u.external_id === '' || !u.external_id.includes(contains))) continue;
+    if (assigned !== undefined && (u.external_id !== '') !== assigned) continue;
     const cache = (u.xml ??= renderUser(u, company));
     parts.push(view === 'full' ? cache.head : cache.partialHead);
     if (lastLogin) parts.push(`      <LAST_LOGIN_DATE>${u.last_login_at ?? 'N/A'}</LAST_LOGIN_DATE>\n`);

@@ -15,7 +15,9 @@ describe('authentication', () => {
       expect(r.body).toContain('<!DOCTYPE GENERIC_RETURN SYSTEM "https://qualysapi.qualys.com/generic_return.dtd">');
       expect(r.xml.GENERIC_RETURN.RETURN).toEqual({ '#text': 'Bad Login/Password', '@_status': 'FAILED', '@_number': '2000' });
       for (const h of LIMIT_HEADERS) expect(r.headers.get(h), h).not.toBeNull();
+      expect(r.headers.get('www-authenticate')).toMatch(/^Basic realm="/);
     }
+    expect((await call(url, 'user_list.php')).headers.get('www-authenticate')).toBeNull();
   });
 
   it('does not require X-Requested-With on /msp/', async () => {
@@ -104,6 +106,16 @@ describe('permission matrix (§11)', () => {
     expect(changed).toEqual({ USER_LOGIN: engLogin });
     const denied = await call(url, 'password_change.php', { user_logins: fin.login }, as);
     expect(ret(denied, 'PASSWORD_CHANGE_OUTPUT')).toMatchObject({ status: 'FAILED', number: '1905' });
+  });
+
+  it('Unit Manager: never a Manager or Administrator a Manager placed in its unit', async () => {
+    const { sandbox, url } = await startSandbox();
+    const boss = await addUser(url, { user_role: 'administrator', business_unit: 'Engineering', first_name: 'Bo', last_name: 'Ss' });
+    const as = { user: UNIT };
+    expect(ret(await call(url, 'user.php', { action: 'edit', login: boss.login, title: 'taken' }, as)).number).toBe('1905');
+    const reset = await call(url, 'password_change.php', { user_logins: boss.login, email: '0' }, as);
+    expect(ret(reset, 'PASSWORD_CHANGE_OUTPUT')).toMatchObject({ status: 'FAILED', number: '1905' });
+    expect(sandbox.findUser(boss.login)).toMatchObject({ title: expect.not.stringMatching(/taken/), status: 'Pending Activation' });
   });
 
   it('Scanner and Reader accounts may not manage or list users (2012)', async () => {

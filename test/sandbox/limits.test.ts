@@ -64,6 +64,15 @@ describe('API limits', () => {
     expect(sandbox.stats().byScript['user.php']).toMatchObject({ requests: 4, blocked409: 1 });
   });
 
+  it('a rate switched on at run time starts with an empty window', async () => {
+    const { sandbox, url } = await startSandbox({ limits: { rate: { calls: 5, windowSec: 60 } } });
+    expect((await call(url, 'user_list.php')).status).toBe(200);
+    sandbox.setLimits({ rate: null });
+    sandbox.setLimits({ rate: { calls: 1, windowSec: 60 } });
+    expect((await call(url, 'user_list.php')).status).toBe(200);
+    expect((await call(url, 'user_list.php')).status).toBe(409);
+  });
+
   it('limits concurrency per (subscription, script) with 409 + 1960 and never exceeds it', async () => {
     const { sandbox, url } = await startSandbox({ limits: { concurrency: 2 }, latencyMs: 400 });
     const results = await Promise.all(Array.from({ length: 8 }, () => call(url, 'user_list.php')));

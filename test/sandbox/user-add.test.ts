@@ -78,6 +78,7 @@ describe('user.php action=add', () => {
     ['missing state for the USA', { state: undefined }, '1903', 'Missing required parameter(s): state'],
     ['missing phone (required in the sandbox)', { phone: undefined }, '1903', 'Missing required parameter(s): phone'],
     ['empty value counts as missing', { email: '' }, '1903', 'Missing required parameter(s): email'],
+    ['blank value counts as missing', { first_name: '  ', city: ' ' }, '1903', 'Missing required parameter(s): first_name, city'],
     ['unknown role', { user_role: 'superuser' }, '1905', 'parameter user_role has invalid value: superuser'],
     ['ISO country code', { country: 'US' }, '1905', 'parameter country has invalid value: US'],
     ['state of another country', { state: 'Ontario' }, '1905', 'parameter state has invalid value: Ontario'],

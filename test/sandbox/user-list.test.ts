@@ -92,6 +92,13 @@ describe('user_list.php', () => {
       listUsers((await call(url, 'user_list.php', q)).xml).map((u) => u.CONTACT_INFO.FIRSTNAME);
     expect(await logins({ external_id_contains: 'sso-' })).toEqual(['Al', 'Bo']);
     expect(await logins({ external_id_contains: 'SSO-' })).toEqual([]); // case-sensitive
+    // A Unit Manager sees other units' users without their external id, so a filter on it
+    // must not single them out.
+    const asUnit = async (q: Record<string, string>): Promise<string[]> =>
+      listUsers((await call(url, 'user_list.php', q, { user: UNIT })).xml).map((u) => u.CONTACT_INFO.FIRSTNAME);
+    expect(await asUnit({})).toEqual(expect.arrayContaining(['Al', 'Bo', 'Cy']));
+    expect(await asUnit({ external_id_contains: 'sso-' })).toEqual([]);
+    expect(await asUnit({ external_id_assigned: '0' })).not.toContain('Cy');
     expect(await logins({ external_id_assigned: '1' })).toEqual(['Al', 'Bo']);
     expect((await logins({ external_id_assigned: '0' })).includes('Cy')).toBe(true);
     expect((await logins({ external_id_assigned: '0' })).includes('Al')).toBe(false);
