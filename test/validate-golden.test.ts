@@ -201,6 +201,17 @@ describe('skein validate: hostile input', () => {
     expect(grown).toBeLessThan(200 * 1024 * 1024);
   });
 
+  it('an anchor may be aliased exactly 100 times; the 101st use is the one reported', () => {
+    const dir = project();
+    const doc = (n: number) => `version: 1\nname: many\na: &x v\nb: [${Array(n).fill('*x').join(', ')}]\n`;
+    writeFileSync(join(dir, 'ok.yaml'), doc(100));
+    expect(validate(dir, ['ok.yaml']).filter((d) => d.code === 'yaml-alias-limit')).toEqual([]);
+    writeFileSync(join(dir, 'over.yaml'), doc(101));
+    const list = validate(dir, ['over.yaml']).filter((d) => d.code === 'yaml-alias-limit');
+    // "b: [" is 4 characters, each "*x, " 4 more: the 101st alias starts at column 5 + 100 * 4.
+    expect(list).toEqual([expect.objectContaining({ line: 4, col: 5 + 100 * 4 })]);
+  });
+
   it('the committed small alias bomb is refused at its first over-expanding alias', () => {
     const list = validate(INVALID, ['yaml-alias-bomb.yaml']);
     expect(list).toEqual([expect.objectContaining({ code: 'yaml-alias-limit', file: 'yaml-alias-bomb.yaml' })]);

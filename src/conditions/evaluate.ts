@@ -113,7 +113,8 @@ function compileLeaf(leaf: Record<string, unknown>, opts: CompileOptions): Predi
   }
   if ('changed_to' in leaf) {
     const eq = equalsFn(leaf.changed_to);
-    return (i) => changed(i) && eq(i.event?.after?.[field]);
+    // A deleted record changed to nothing, whatever the value: changed_to is false there (docs).
+    return (i) => changed(i) && i.event?.kind !== 'deleted' && eq(i.event?.after?.[field]);
   }
   return () => false;
 }

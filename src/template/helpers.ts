@@ -1,6 +1,8 @@
 // The documented helper set available in every template (docs/workflow-format.md, "Helpers").
 // Helpers are pure and never throw on empty input: a missing value renders as ''.
 
+import { parseDate } from '../conditions/dates.js';
+
 type HelperOptions = { hash?: Record<string, unknown> };
 
 const isOptions = (v: unknown): v is HelperOptions => typeof v === 'object' && v !== null && 'hash' in v && 'data' in v;
@@ -30,8 +32,11 @@ export const HELPERS: Record<string, (...a: unknown[]) => unknown> = {
   /** {{date value "YYYY-MM-DD"}}: formats a date (tokens YYYY MM DD HH mm ss; default ISO 8601 UTC). */
   date: (...a) => {
     const [value, format] = args(a);
-    const d = value === undefined || value === null || value === '' ? undefined : value === 'now' ? new Date() : new Date(text(value));
-    if (!d || Number.isNaN(d.getTime())) return '';
+    // Only "now" and ISO 8601 text (a real calendar day): anything else renders '' rather than
+    // whatever Date would guess from it (42 -> 2042, "2026-02-30" -> March 2).
+    const t = value === 'now' ? Date.now() : value instanceof Date ? value.getTime() : typeof value === 'string' ? parseDate(value) : undefined;
+    if (t === undefined || Number.isNaN(t)) return '';
+    const d = new Date(t);
     if (format === undefined) return d.toISOString();
     const pad = (n: number) => String(n).padStart(2, '0');
     return text(format).replace(/YYYY|MM|DD|HH|mm|ss/g, (t) =>

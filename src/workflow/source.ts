@@ -122,10 +122,11 @@ export function parseYamlText(input: Buffer | string, file: string, sink: Diagno
   }
   let value: unknown;
   try {
-    value = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+    // yaml refuses when the count reaches its limit: +1 allows exactly MAX_ALIAS_COUNT uses.
+    value = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT + 1 });
   } catch (err) {
     if (err instanceof ReferenceError || err instanceof RangeError) {
-      const first = firstAlias(doc);
+      const first = aliasOverLimit(doc);
       sink.error('yaml-alias-limit', `aliases are used too often (an anchor may be aliased at most ${MAX_ALIAS_COUNT} times); refusing a possible alias bomb`, file, first?.range ? at(first.range[0], first.range[1]) : { line: 1, col: 1 });
       return undefined;
     }
@@ -328,16 +329,23 @@ function checkAliases(doc: Document): { code: DiagnosticCode; message: string; n
   return problem;
 }
 
-function firstAlias(doc: Document): Node | undefined {
+/** The alias that uses its anchor once too often, else the first alias (yaml also weighs nesting). */
+function aliasOverLimit(doc: Document): Node | undefined {
   let first: Node | undefined;
+  let over: Node | undefined;
+  const uses = new Map<string, number>();
   const walk = (node: unknown): void => {
-    if (first || node === null || node === undefined) return;
+    if (over || node === null || node === undefined) return;
     if (isPair(node)) return (walk(node.key), walk(node.value));
-    if (isAlias(node)) first = node;
-    else if (isCollection(node)) for (const item of node.items) walk(item);
+    if (isAlias(node)) {
+      first ??= node;
+      const n = (uses.get(node.source) ?? 0) + 1;
+      uses.set(node.source, n);
+      if (n > MAX_ALIAS_COUNT) over = node;
+    } else if (isCollection(node)) for (const item of node.items) walk(item);
   };
   walk(doc.contents);
-  return first;
+  return over ?? first;
 }
 
 /**

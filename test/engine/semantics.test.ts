@@ -1,0 +1,41 @@
+// Documented edge semantics of helpers, rules and redaction (docs/workflow-format.md), checked
+// on the functions the engine calls.
+import { describe, expect, it } from 'vitest';
+import { compileRule } from '../../src/conditions/evaluate.js';
+import { readResponse } from '../../src/engine/response.js';
+import { render } from '../../src/template/render.js';
+import { buildObjectDefs } from '../../src/workflow/objects.js';
+
+describe('date helper', () => {
+  it('formats ISO dates and "now"; anything else renders empty instead of a guess', () => {
+    expect(render('{{date d "YYYY-MM-DD"}}', { d: '2026-02-28T10:00:00Z' })).toBe('2026-02-28');
+    expect(render('{{date "2024-02-29"}}', {})).toBe('2024-02-29T00:00:00.000Z');
+    expect(render('{{date "now" "YYYY"}}', {})).toBe(String(new Date().getUTCFullYear()));
+    for (const bad of ['42', 'Ada 5', '2026-02-30', '2025-02-29', '2026-13-01', 'yesterday', ''])
+      expect(render('{{date d}}', { d: bad }), bad).toBe('');
+    expect(render('{{date d}}', { d: 42 })).toBe('');
+  });
+});
+
+describe('rules', () => {
+  const fields = buildObjectDefs({ users: { fields: { hired: { type: 'date' } } } }).get('users')!.fields;
+  it('changed_to is false on a deleted event, even for ""', () => {
+    const p = compileRule({ field: 'status', changed_to: '' }, { fields });
+    expect(p({ record: {}, event: { kind: 'deleted', before: { status: 'Active' }, after: null } })).toBe(false);
+    expect(p({ record: {}, event: { kind: 'updated', before: { status: 'Active' }, after: { status: '' } } })).toBe(true);
+  });
+  it('a record date that is not a calendar day never compares', () => {
+    const p = compileRule({ field: 'hired', before: '2027-01-01' }, { fields });
+    expect(p({ record: { hired: '2026-03-02' } })).toBe(true);
+    expect(p({ record: { hired: '2026-02-30' } })).toBe(false);
+  });
+});
+
+describe('redact', () => {
+  it('replaces JSON values of every kind, not only strings', () => {
+    const body = '{"n": 5, "secret":"s3cr3t", "b":true, "z":null, "keep": 7}';
+    const r = readResponse({ response: { format: 'json', redact: ['n', 'secret', 'b', 'z'] } }, 200, body);
+    expect(JSON.parse(r.text)).toEqual({ n: '[REDACTED]', secret: '[REDACTED]', b: '[REDACTED]', z: '[REDACTED]', keep: 7 });
+    expect(r.tree).toEqual({ n: '[REDACTED]', secret: '[REDACTED]', b: '[REDACTED]', z: '[REDACTED]', keep: 7 });
+  });
+});
