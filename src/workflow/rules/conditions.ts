@@ -62,12 +62,27 @@ function checkLeaf(ctx: WorkflowContext, leaf: Node, path: JsonPath): void {
   if (ORDER_OPS.has(op) && typeof value === 'number' && field && field.type !== 'number' && field.type !== 'string') {
     ctx.error('rule-value', `${op} with a number needs a number field; "${fieldName}" is a ${field.type}`, [...path, op]);
   }
-  if (field?.type === 'boolean' && (op === 'equals' || op === 'not_equals') && typeof value !== 'boolean') {
-    ctx.error('rule-value', `field "${fieldName}" is a boolean; compare it with true or false, found ${JSON.stringify(value)}`, [...path, op]);
+  if (field && VALUE_OPS.has(op)) {
+    // The values a field is compared with must be of its type ('' stands for "empty" in any).
+    const values: Array<[unknown, (string | number)[]]> = Array.isArray(value) ? value.map((v, i) => [v, [...path, op, i]]) : [[value, [...path, op]]];
+    for (const [v, at] of values) {
+      const problem = valueProblem(field.type, v);
+      if (problem) ctx.error('rule-value', `field "${fieldName}" is a ${field.type}; ${problem}`, at);
+    }
   }
-  if (field?.type === 'number' && (op === 'equals' || op === 'not_equals') && typeof value === 'string' && Number.isNaN(Number(value))) {
-    ctx.error('rule-value', `field "${fieldName}" is a number; ${JSON.stringify(value)} is not one`, [...path, op]);
+}
+
+/** Operators whose value is compared with the field's value as its type. */
+const VALUE_OPS: ReadonlySet<string> = new Set(['equals', 'not_equals', 'in', 'not_in', 'changed_from', 'changed_to']);
+
+function valueProblem(type: string, v: unknown): string | undefined {
+  if (v === '' || v === null) return undefined;
+  if (type === 'boolean' && typeof v !== 'boolean') return `compare it with true or false, found ${JSON.stringify(v)}`;
+  if (type === 'number' && (typeof v === 'boolean' || (typeof v === 'string' && (v.trim() === '' || Number.isNaN(Number(v)))))) return `${JSON.stringify(v)} is not a number`;
+  if (type === 'date' && (typeof v !== 'string' || parseRelativeDate(v, new Date()) === undefined)) {
+    return `${JSON.stringify(v)} is not a date: use ISO 8601 (2026-01-31), now, today, or a relative date such as now-30d`;
   }
+  return undefined;
 }
 
 export const checkRules: WorkflowRule = (ctx) => {
