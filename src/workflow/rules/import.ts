@@ -4,6 +4,7 @@ import { allowedList, didYouMean } from '../did-you-mean.js';
 import type { WorkflowRule } from '../context.js';
 import { checkCredentials, checkPresetParams, checkTarget } from './steps.js';
 import { checkTemplate } from './templates.js';
+import { coerceValue } from '../../store/values.js';
 
 export const checkImport: WorkflowRule = (ctx) => {
   const wf = ctx.wf;
@@ -47,6 +48,14 @@ export const checkImport: WorkflowRule = (ctx) => {
   if (imp.vanished && obj && !Object.hasOwn(obj.fields, imp.vanished.field)) {
     const names = Object.keys(obj.fields);
     ctx.error('unknown-field', `unknown field "${imp.vanished.field}" on ${obj.name} for import.vanished${didYouMean(imp.vanished.field, names)}; declare it under objects.${obj.name}.fields in skein.yaml`, ['import', 'vanished', 'field']);
+  } else if (imp.vanished && obj) {
+    // Checked here so that a bad flag fails validation, not the whole import at run time.
+    if (imp.vanished.field === obj.key) {
+      ctx.error('unknown-field', `"${obj.key}" is the key of ${obj.name} and cannot be written by import.vanished; flag another field`, ['import', 'vanished', 'field']);
+    } else {
+      const v = coerceValue(imp.vanished.field, obj.fields[imp.vanished.field]!, imp.vanished.value);
+      if (!v.ok) ctx.error('import-shape', `import.vanished.value: ${v.reason}`, ['import', 'vanished', 'value']);
+    }
   }
   if (ctx.wf.rules !== undefined) ctx.warning('import-shape', 'rules are ignored by import workflows (every listed item is imported)', ['rules'], 'key');
 };
