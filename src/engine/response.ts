@@ -101,8 +101,12 @@ export function redact(text: string, tree: unknown, names: string[]): { text: st
   for (const n of names) {
     const tag = n.replace(/[^A-Za-z0-9_.-]/g, '');
     out = out.replace(new RegExp(`<${tag}(\\s[^>]*)?>[\\s\\S]*?</${tag}>`, 'g'), `<${tag}$1>${REDACTED}</${tag}>`);
+    // A body cut short (a dropped connection, a size cap) may end inside the value: an opening
+    // tag with no closing one hides everything after it, so a partial password never shows.
+    out = out.replace(new RegExp(`<${tag}(\\s[^>]*)?>(?!\\[REDACTED\\]</${tag}>)[\\s\\S]*$`), `<${tag}$1>${REDACTED}`);
     // JSON: a string, number, boolean or null value.
     out = out.replace(new RegExp(`("${tag}"\\s*:\\s*)(?:"(?:[^"\\\\]|\\\\.)*"|-?\\d[\\d.eE+-]*|true|false|null)`, 'gi'), `$1"${REDACTED}"`);
+    out = out.replace(new RegExp(`("${tag}"\\s*:\\s*)"(?:[^"\\\\]|\\\\.)*$`, 'i'), `$1"${REDACTED}"`);
   }
   const set = new Set(names.map((n) => n.toLowerCase()));
   const walk = (v: unknown): unknown => {

@@ -39,3 +39,14 @@ describe('redact', () => {
     expect(r.tree).toEqual({ n: '[REDACTED]', secret: '[REDACTED]', b: '[REDACTED]', z: '[REDACTED]', keep: 7 });
   });
 });
+
+describe('redact on a body cut short', () => {
+  it('hides everything after an opening tag that never closes, and an unterminated JSON string', () => {
+    const cut = '<USER_LIST><USER><PASSWORD>done1!</PASSWORD></USER><USER><PASSWORD><![CDATA[c2udMo5*]]></PASSW';
+    const r = readResponse({ response: { format: 'xml', redact: ['PASSWORD'] } }, 200, cut);
+    expect(r.text).toBe('<USER_LIST><USER><PASSWORD>[REDACTED]</PASSWORD></USER><USER><PASSWORD>[REDACTED]');
+    expect(r.parseError).toBeDefined();
+    const json = readResponse({ response: { format: 'json', redact: ['password'] } }, 200, '{"login":"a","password":"s3cr');
+    expect(json.text).toBe('{"login":"a","password":"[REDACTED]"');
+  });
+});
