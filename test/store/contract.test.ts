@@ -778,6 +778,11 @@ describe('store locations', () => {
     expect(redactUrl('postgres://skein:s3cr%40t@db:5432/x')).toBe('postgres://skein:***@db:5432/x');
     expect(redactUrl('postgresql://:only@db/x')).toBe('postgresql://:***@db/x');
     expect(redactUrl('postgres://nopass@db/x')).toBe('postgres://nopass@db/x');
+    expect(redactUrl('postgres://u:pa@ss@db/x')).toBe('postgres://u:***@db/x'); // a raw @ in the password
+    expect(redactUrl('postgres://u@db/x?sslmode=disable&password=qs3&sslpassword=k')).toBe('postgres://u@db/x?sslmode=disable&password=***&sslpassword=***');
+    const q = (await openStore('postgres://skein@127.0.0.1:1/skein?password=qs3cret-pw', testObjects(), { connectTimeoutMs: 2000 }).catch((e) => e)) as SkeinError;
+    expect(q.code).toBe('store-open-failed');
+    expect(q.message).not.toContain('qs3cret-pw');
     // port 1: nothing listens there, so the connection is refused at once
     const err = (await openStore('postgres://skein:s3cret-pw@127.0.0.1:1/skein', testObjects(), { connectTimeoutMs: 2000 }).catch((e) => e)) as SkeinError;
     expect(err).toBeInstanceOf(SkeinError);

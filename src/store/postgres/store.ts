@@ -36,17 +36,20 @@ export interface PgStoreOptions {
 
 /** `postgres://user:secret@host/db` -> `postgres://user:***@host/db` (also bare `//:secret@`). */
 export function redactUrl(s: string): string {
-  return s.replace(/\/\/([^:@/\s]*):[^@/\s]*@/g, '//$1:***@');
+  // The password runs to the last @ before the host (a raw @ in it is common), and may also be
+  // given as a query parameter.
+  return s.replace(/\/\/([^:@/\s]*):[^/\s]*@/g, '//$1:***@').replace(/([?&](?:ssl)?password=)[^&#\s]*/gi, '$1***');
 }
 
 /** Removes the URL's password (raw or percent-decoded) from any text, e.g. a driver message. */
 function scrubber(url: string): (s: string) => string {
   const secrets = new Set<string>();
-  const m = /\/\/[^:@/\s]*:([^@/\s]*)@/.exec(url);
-  if (m?.[1]) {
-    secrets.add(m[1]);
+  const found = [/\/\/[^:@/\s]*:([^/\s]*)@/.exec(url)?.[1], ...[...url.matchAll(/[?&](?:ssl)?password=([^&#\s]*)/gi)].map((m) => m[1])];
+  for (const p of found) {
+    if (!p) continue;
+    secrets.add(p);
     try {
-      secrets.add(decodeURIComponent(m[1]));
+      secrets.add(decodeURIComponent(p));
     } catch {
       // not percent-encoded: the raw form is enough
     }
