@@ -68,7 +68,11 @@ export function coerceValue(field: string, def: FieldDef, value: unknown): Coerc
     }
     case 'number': {
       if (typeof value === 'number') return Number.isFinite(value) ? { ok: true, value } : bad();
-      if (typeof value === 'string' && NUMBER_RE.test(value.trim())) return { ok: true, value: Number(value.trim()) };
+      if (typeof value === 'string' && NUMBER_RE.test(value.trim())) {
+        // 1e999 has a number's shape but no finite value (JSON would store it as null).
+        const n = Number(value.trim());
+        return Number.isFinite(n) ? { ok: true, value: n } : bad();
+      }
       return bad();
     }
     case 'boolean': {

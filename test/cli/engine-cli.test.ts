@@ -110,6 +110,14 @@ steps:
     expect((await runCli(['run', 'x', '--record', 'a', '--all'], dir)).code).toBe(2);
     expect((await runCli(['plan', 'x', '--format', 'yaml'], dir)).code).toBe(2);
     expect((await runCli(['runs', 'nope'], dir)).code).toBe(2);
+    const pendingOne = await runCli(['run', '--pending', '--record', 'nobody', ...withUrl()], dir, ENV);
+    expect(pendingOne.code).toBe(2);
+    expect(pendingOne.stderr).toMatch(/--pending .* takes neither --record nor --all/);
+    for (const bad of [['--limit', 'abc'], ['--limit', '1.5'], ['--limit=-1'], ['--limit', '0'], ['--status', 'bogus']]) {
+      const x = await runCli(['runs', 'list', ...bad], dir);
+      expect(x.code, bad.join(' ')).toBe(2);
+      expect(x.stderr, bad.join(' ')).toMatch(/\[usage\]$/m);
+    }
     const r = await runCli(['run', 'qualys-create-usr'], dir, ENV);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/no workflow named "qualys-create-usr".*did you mean "qualys-create-user"\?.*\[unknown-workflow\]$/m);

@@ -38,6 +38,7 @@ describe('coerceValue', () => {
     ['string', { a: 1 }, 'field "f" expects a single-line string; got an object'],
     ['long_text', [1], 'field "f" expects text; got a list'],
     ['number', '1,000', 'field "f" expects a number; got "1,000"'],
+    ['number', '1e999', 'field "f" expects a number; got "1e999"'],
     ['number', 'abc', 'field "f" expects a number; got "abc"'],
     ['number', true, 'field "f" expects a number; got true'],
     ['boolean', 'maybe', 'field "f" expects a boolean (true/false, yes/no, 1/0); got "maybe"'],

@@ -77,6 +77,7 @@ export const runCommand: Command = {
     });
     if (values.pending ? positionals.length !== 0 : positionals.length !== 1) throw new UsageError(values.pending ? '--pending takes no workflow name' : 'name one workflow (or use --pending)');
     if (values.record && values.all) throw new UsageError('use either --record or --all');
+    if (values.pending && (values.record || values.all)) throw new UsageError('--pending handles the outstanding events; it takes neither --record nor --all');
     if (!['text', 'json'].includes(values.format!)) throw new UsageError(`unknown format "${values.format}"; formats: text, json`);
     const concurrency = Number(values.concurrency);
     if (!Number.isInteger(concurrency) || concurrency < 1) throw new UsageError('--concurrency takes a whole number >= 1');

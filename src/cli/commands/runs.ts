@@ -9,6 +9,8 @@ import { HttpClient } from '../../http/index.js';
 import { Presence } from '../../engine/presence.js';
 import { limiterFor } from '../../http/shared-limiter.js';
 import { runWorkflow, type RunTarget } from '../../engine/run.js';
+
+const RUN_STATUSES: readonly RunStatus[] = ['running', 'succeeded', 'failed', 'partial', 'cancelled'];
 import type { Io } from '../io.js';
 import { formatSummary } from './run.js';
 import { findWorkflow, openWorkspace, WORKSPACE_HELP, WORKSPACE_OPTIONS, type Workspace } from '../workspace.js';
@@ -146,7 +148,12 @@ export const runsCommand: Command = {
     try {
       if (sub === 'list') {
         if (positionals.length) throw new UsageError('runs list takes no arguments');
-        const runs = await ws.store.listRuns({ workflow: values.workflow, status: values.status as RunStatus | undefined, limit: Number(values.limit) });
+        const limit = Number(values.limit);
+        if (!/^\d+$/.test(values.limit!) || limit < 1) throw new UsageError(`--limit takes a whole number >= 1, not "${values.limit}"`);
+        if (values.status !== undefined && !RUN_STATUSES.includes(values.status as RunStatus)) {
+          throw new UsageError(`unknown status "${values.status}"; statuses: ${RUN_STATUSES.join(', ')}`);
+        }
+        const runs = await ws.store.listRuns({ workflow: values.workflow, status: values.status as RunStatus | undefined, limit });
         println(io.stdout, values.format === 'json' ? JSON.stringify(runs, null, 2) : listTable(runs));
         return EXIT.OK;
       }
