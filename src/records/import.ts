@@ -5,6 +5,8 @@ import { extname } from 'node:path';
 import { parse as parseCsv } from 'csv-parse/sync';
 import { SkeinError } from '../errors.js';
 import type { FieldPatch, Store } from '../store/types.js';
+import type { ObjectDef } from '../workflow/objects.js';
+import { MASK } from './format.js';
 
 export const IMPORT_FORMATS = ['csv', 'json', 'jsonl'] as const;
 export type ImportFormat = (typeof IMPORT_FORMATS)[number];
@@ -258,7 +260,8 @@ export async function importRecords(
       }
       firstLine.set(key, row.line);
     }
-    accepted.push(opts.empty === 'keep' ? { line: row.line, fields: dropEmpty(row.fields, keyField) } : row);
+    const fields = withoutMasks(row.fields, def.fields);
+    accepted.push({ line: row.line, fields: opts.empty === 'keep' ? dropEmpty(fields, keyField) : fields });
   }
   const outcomes = await store.upsertMany(objectName, accepted.map((r) => r.fields), { source: opts.source ?? 'import' });
   outcomes.forEach((o, i) => {
@@ -270,8 +273,20 @@ export async function importRecords(
   return result;
 }
 
+/**
+ * A sensitive field holding exactly the mask that `records list` prints is a re-imported export,
+ * not a value: it is left out so the stored secret stays as it was.
+ */
+function withoutMasks(fields: FieldPatch, defs: ObjectDef['fields']): FieldPatch {
+  let out: FieldPatch | undefined;
+  for (const [k, v] of Object.entries(fields)) {
+    if (v === MASK && Object.hasOwn(defs, k) && defs[k]!.sensitive) delete (out ??= { ...fields })[k];
+  }
+  return out ?? fields;
+}
+
 function dropEmpty(fields: FieldPatch, keyField: string): FieldPatch {
-  const out: FieldPatch = {};
+  const out: FieldPatch = Object.create(null) as FieldPatch;
   for (const [k, v] of Object.entries(fields)) if (k === keyField || (v !== '' && v !== null && v !== undefined)) out[k] = v;
   return out;
 }

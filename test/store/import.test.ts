@@ -92,6 +92,22 @@ describe('importRecords', () => {
     await store.close();
   });
 
+  it('re-importing an export keeps masked sensitive values as stored; an unknown __proto__ field is refused with empty: keep', async () => {
+    const { store } = await openTempStore();
+    const rows = (text: string, format: 'csv' | 'json' = 'csv') => parseImport(text, format).rows;
+    await importRecords(store, 'users', rows('username,email,api_token\na,a@x,tok-123\n'));
+    const again = await importRecords(store, 'users', rows('username,email,api_token\na,a2@x,********\n'));
+    expect(again.updated).toBe(1);
+    expect((await store.getRecord('users', 'a'))?.fields).toMatchObject({ email: 'a2@x', api_token: 'tok-123' });
+    // On a field that is not sensitive, eight stars are a value like any other.
+    await importRecords(store, 'users', rows('username,email\na,********\n'));
+    expect((await store.getRecord('users', 'a'))?.fields.email).toBe('********');
+    const proto = await importRecords(store, 'users', rows('[{"username":"p","__proto__":"x"}]', 'json'), { empty: 'keep' });
+    expect(proto.rejected).toHaveLength(1);
+    expect(await store.getRecord('users', 'p')).toBeNull();
+    await store.close();
+  });
+
   it('imports JSON and JSONL with unknown fields and wrong types rejected', async () => {
     const { store } = await openTempStore();
     const json = parseImport(fixture('users.json'), 'json');
