@@ -145,8 +145,16 @@ export function parseYamlText(input: Buffer | string, file: string, sink: Diagno
 }
 
 function decodeUtf8(bytes: Buffer, file: string, sink: DiagnosticSink): string | undefined {
+  const r = decodeUtf8Strict(bytes);
+  if (r.ok) return r.text;
+  sink.error('file-encoding', r.message, file, { line: r.line, col: r.col });
+  return undefined;
+}
+
+/** Decodes UTF-8 or says where the first invalid byte is (line and column, 1-based). */
+export function decodeUtf8Strict(bytes: Buffer): { ok: true; text: string } | { ok: false; line: number; col: number; message: string } {
   try {
-    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+    return { ok: true, text: new TextDecoder('utf-8', { fatal: true }).decode(bytes) };
   } catch {
     // Find the first bad byte to point at it: decode growing prefixes is O(n^2); scan instead.
     let offset = 0;
@@ -161,8 +169,7 @@ function decodeUtf8(bytes: Buffer, file: string, sink: DiagnosticSink): string |
     const before = bytes.subarray(0, offset).toString('utf8');
     const line = before.split('\n').length;
     const col = before.length - before.lastIndexOf('\n');
-    sink.error('file-encoding', `invalid UTF-8 byte 0x${bytes[offset]!.toString(16).padStart(2, '0')}; save the file as UTF-8`, file, { line, col });
-    return undefined;
+    return { ok: false, line, col, message: `invalid UTF-8 byte 0x${bytes[offset]!.toString(16).padStart(2, '0')}; save the file as UTF-8` };
   }
 }
 

@@ -80,6 +80,14 @@ describe('skein records import', () => {
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(/^skein records: bad\.json:3: invalid JSON: .*; nothing imported \[import-parse\]\n$/);
   });
+
+  it('refuses a file that is not UTF-8, pointing at the first bad byte, and writes nothing', async () => {
+    fs.writeFileSync(path.join(cwd, 'latin1.csv'), Buffer.concat([Buffer.from('username,email\nok,ok@x\nlatin,Jos'), Buffer.from([0xe9]), Buffer.from('@x\n')]));
+    const r = await skein('records', 'import', 'latin1.csv');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe('skein records: latin1.csv:3:10: invalid UTF-8 byte 0xe9; save the file as UTF-8; nothing imported [file-encoding]\n');
+    expect((await skein('records', 'list', '--format', 'json')).stdout.trim()).toBe('[]');
+  });
 });
 
 describe('skein records list / get / set / delete', () => {

@@ -2,6 +2,7 @@
 // argv, calls the store and records/, formats, returns the exit code.
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { decodeUtf8Strict } from '../../workflow/source.js';
 import { resolve } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { SkeinError } from '../../errors.js';
@@ -116,12 +117,16 @@ async function runImport(args: string[], io: Io): Promise<number> {
     values.format !== undefined ? oneOf('format', values.format, IMPORT_FORMATS, 'csv') : formatFromPath(file);
   if (!format) throw new UsageError(`cannot tell the format of "${file}" from its extension; pass --format ${IMPORT_FORMATS.join('|')}`);
   const ctx = await context(values, io);
-  let text: string;
+  let bytes: Buffer;
   try {
-    text = await readFile(resolve(io.cwd, file), 'utf8');
+    bytes = await readFile(resolve(io.cwd, file));
   } catch (err) {
     throw new SkeinError('unreadable-path', `cannot read ${file}: ${(err as Error).message}`, { cause: err });
   }
+  // Import files are UTF-8: a Latin-1 "é" would otherwise be stored as U+FFFD, the byte lost.
+  const decoded = decodeUtf8Strict(bytes);
+  if (!decoded.ok) throw new SkeinError('file-encoding', `${file}:${decoded.line}:${decoded.col}: ${decoded.message}; nothing imported`);
+  const text = decoded.text;
   let parsed: ParsedImport;
   try {
     parsed = parseImport(text, format);
