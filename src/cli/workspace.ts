@@ -10,6 +10,7 @@ import type { Store } from '../store/types.js';
 import { allowedList, didYouMean } from '../workflow/did-you-mean.js';
 import { collectProjects, loadProject, projectDiagnostics, type LoadedProject } from '../workflow/project.js';
 import { applySuppressions } from '../workflow/suppress.js';
+import { knownVariables } from '../workflow/variables.js';
 import { UsageError } from './command.js';
 import type { Io } from './io.js';
 
@@ -54,10 +55,17 @@ export function loadCheckedProject(dir: string, io: Io, onlyWorkflow?: string): 
 export function applyVars(project: LoadedProject, pairs: string[] | undefined): void {
   if (!pairs?.length) return;
   const vars = { ...(project.config.variables ?? {}) };
+  let known: Set<string> | undefined;
   for (const p of pairs) {
     const i = p.indexOf('=');
     if (i <= 0) throw new UsageError(`--var takes NAME=VALUE, found "${p}"`);
-    vars[p.slice(0, i)] = p.slice(i + 1);
+    const name = p.slice(0, i);
+    // A misspelt name would be ignored silently, and the calls would go to the URL in skein.yaml.
+    known ??= knownVariables(project);
+    if (!known.has(name)) {
+      throw new UsageError(`--var ${name}: no such variable; variables: ${allowedList([...known].sort(), 30)}${didYouMean(name, [...known])}`);
+    }
+    vars[name] = p.slice(i + 1);
   }
   project.config = { ...project.config, variables: vars };
 }

@@ -1,6 +1,7 @@
 // The runner daemon: loads the workflow directory (valid workflows run, invalid ones are reported),
 // fires schedules, consumes record events written by any process, serves the HTTP API, and shuts
 // down gracefully. Resources are released in reverse order of acquisition.
+import { knownVariables } from '../workflow/variables.js';
 import { watch, type FSWatcher } from 'node:fs';
 import type { Server } from 'node:http';
 import { resolve } from 'node:path';
@@ -127,6 +128,10 @@ export class Daemon {
       return lastGood ?? w;
     });
     if (this.opts.vars && Object.keys(this.opts.vars).length) {
+      const known = knownVariables(project);
+      for (const name of Object.keys(this.opts.vars)) {
+        if (!known.has(name)) this.log.warn({ variable: name }, `--var ${name}: no such variable in skein.yaml, the workflows or the presets; it has no effect`);
+      }
       project.config = { ...project.config, variables: { ...project.config.variables, ...this.opts.vars } };
     }
     this.project = project;

@@ -110,6 +110,9 @@ steps:
     expect((await runCli(['run', 'x', '--record', 'a', '--all'], dir)).code).toBe(2);
     expect((await runCli(['plan', 'x', '--format', 'yaml'], dir)).code).toBe(2);
     expect((await runCli(['runs', 'nope'], dir)).code).toBe(2);
+    const typo = await runCli(['plan', 'qualys-create-user', '--all', '--var', 'qualys_api_ur=http://127.0.0.1:9'], dir);
+    expect(typo.code).toBe(2);
+    expect(typo.stderr).toMatch(/--var qualys_api_ur: no such variable; .*did you mean "qualys_api_url"\?.*\[usage\]$/m);
     const pendingOne = await runCli(['run', '--pending', '--record', 'nobody', ...withUrl()], dir, ENV);
     expect(pendingOne.code).toBe(2);
     expect(pendingOne.stderr).toMatch(/--pending .* takes neither --record nor --all/);
