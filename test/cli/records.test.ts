@@ -81,6 +81,12 @@ describe('skein records import', () => {
     expect(bad.stderr).toMatch(/^skein records: bad\.json:3: invalid JSON: .*; nothing imported \[import-parse\]\n$/);
   });
 
+  it('a state path whose directory cannot be made fails at once (Node 20 spins on a recursive mkdir under /proc)', async () => {
+    const r = await skein('records', 'set', 'z', 'email=z@x', '--state', '/proc/skein-nope/state.db');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^skein records: cannot open state database \/proc\/skein-nope\/state\.db: .*\[store-open-failed\]\n$/);
+  });
+
   it('refuses a file that is not UTF-8, pointing at the first bad byte, and writes nothing', async () => {
     fs.writeFileSync(path.join(cwd, 'latin1.csv'), Buffer.concat([Buffer.from('username,email\nok,ok@x\nlatin,Jos'), Buffer.from([0xe9]), Buffer.from('@x\n')]));
     const r = await skein('records', 'import', 'latin1.csv');

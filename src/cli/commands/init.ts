@@ -6,7 +6,8 @@
 // (node_modules/skein/schemas/..., relative to each file): `npm install -D skein` puts them there,
 // they work offline, and they always match the skein version that validates the files, unlike a
 // URL that would follow the newest release.
-import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { makeDirs } from '../../fs-util.js';
 import { createRequire } from 'node:module';
 import { dirname, join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -198,8 +199,12 @@ export const initCommand: Command = {
     };
     for (const [rel, text] of Object.entries(files)) {
       const p = join(root, rel);
-      mkdirSync(dirname(p), { recursive: true });
-      writeFileSync(p, text);
+      try {
+        makeDirs(dirname(p));
+        writeFileSync(p, text);
+      } catch (err) {
+        throw new SkeinError('unwritable-path', `cannot write ${shownPath(io.cwd, p)}: ${(err as Error).message}`, { cause: err });
+      }
       println(io.stdout, `created ${shownPath(io.cwd, p)}`);
     }
     // .gitignore may already exist in a repository: add the missing lines, never clobber it.

@@ -3,7 +3,7 @@
 // at a time through a queue so that an open transaction (which may await between operations)
 // never sees another caller's writes on the same connection.
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { mkdirSync } from 'node:fs';
+import { makeDirs } from '../../fs-util.js';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { SkeinError } from '../../errors.js';
@@ -347,7 +347,7 @@ export async function openSqliteStore(path: string, objects: Map<string, ObjectD
   const busyTimeoutMs = opts.busyTimeoutMs ?? BUSY_TIMEOUT_MS;
   let db: Database.Database | undefined;
   try {
-    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+    if (path !== ':memory:') makeDirs(dirname(path));
     db = new Database(path);
     db.pragma('journal_mode = WAL');
     db.pragma(`busy_timeout = ${busyTimeoutMs}`);
