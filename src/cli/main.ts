@@ -58,17 +58,20 @@ export async function main(argv: string[], io: Io): Promise<number> {
   }
 }
 
+/** An error is one line: Node's own messages (and values quoted in ours) may hold line breaks. */
+const oneLine = (s: string) => s.replace(/\s*[\r\n]+\s*/g, ' ');
+
 function reportError(err: unknown, commandName: string, io: Io, debug: boolean): number {
   if (err instanceof UsageError || (err as { code?: string })?.code?.startsWith?.('ERR_PARSE_ARGS')) {
-    println(io.stderr, `skein ${commandName}: ${(err as Error).message} (see skein ${commandName} --help) [usage]`);
+    println(io.stderr, `skein ${commandName}: ${oneLine((err as Error).message)} (see skein ${commandName} --help) [usage]`);
     return EXIT.USAGE;
   }
   if (err instanceof SkeinError) {
-    println(io.stderr, `skein ${commandName}: ${err.message} [${err.code}]`);
+    println(io.stderr, `skein ${commandName}: ${oneLine(err.message)} [${err.code}]`);
     if (debug && err.stack) println(io.stderr, err.stack);
     return err.code === 'unreadable-path' ? EXIT.USAGE : EXIT.FAILED;
   }
-  println(io.stderr, `skein ${commandName}: internal error: ${(err as Error)?.message ?? String(err)} [internal]`);
+  println(io.stderr, `skein ${commandName}: internal error: ${oneLine((err as Error)?.message ?? String(err))} [internal]`);
   if (debug && err instanceof Error && err.stack) println(io.stderr, err.stack);
   else println(io.stderr, 'run again with --debug for a stack trace');
   return EXIT.FAILED;

@@ -113,6 +113,10 @@ steps:
     const typo = await runCli(['plan', 'qualys-create-user', '--all', '--var', 'qualys_api_ur=http://127.0.0.1:9'], dir);
     expect(typo.code).toBe(2);
     expect(typo.stderr).toMatch(/--var qualys_api_ur: no such variable; .*did you mean "qualys_api_url"\?.*\[usage\]$/m);
+    // Node's parser explains an ambiguous option over three lines: we print one.
+    const ambiguous = await runCli(['runs', 'list', '--format', '--limit'], dir);
+    expect(ambiguous.code).toBe(2);
+    expect(ambiguous.stderr.trimEnd().split('\n')).toHaveLength(1);
     const pendingOne = await runCli(['run', '--pending', '--record', 'nobody', ...withUrl()], dir, ENV);
     expect(pendingOne.code).toBe(2);
     expect(pendingOne.stderr).toMatch(/--pending .* takes neither --record nor --all/);
