@@ -24,11 +24,15 @@ function readSource(cred: string, part: string, src: Source, env: NodeJS.Process
     return v;
   }
   const path = isAbsolute(src.file!) ? src.file! : resolve(baseDir, src.file!);
+  let v: string;
   try {
-    return readFileSync(path, 'utf8').replace(/\r?\n$/, '');
+    v = readFileSync(path, 'utf8').replace(/\r?\n$/, '');
   } catch (err) {
     throw new SkeinError('credential-missing', `credential "${cred}": cannot read its ${part} from ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
   }
+  // As with an empty variable: an empty file is a secret not yet written, not an empty password.
+  if (v === '') throw new SkeinError('credential-missing', `credential "${cred}": its ${part} file ${path} is empty`);
+  return v;
 }
 
 /** Resolves one credential; `baseDir` anchors relative file paths (the skein.yaml folder). */

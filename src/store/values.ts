@@ -34,6 +34,9 @@ export function isIsoDate(s: string): boolean {
   if (mo < 1 || mo > 12 || d < 1 || d > DAYS_IN_MONTH[mo - 1]!) return false;
   if (mo === 2 && d === 29 && !(y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0))) return false;
   if (m[4] === undefined) return true;
+  // A UTC offset is at most 14 hours (+14:00, Kiribati), its minutes below 60.
+  const off = m[7] && /^[+-](\d{2}):?(\d{2})$/.exec(m[7]);
+  if (off && (Number(off[1]) > 14 || Number(off[2]) > 59)) return false;
   return Number(m[4]) <= 23 && Number(m[5]) <= 59 && (m[6] === undefined || Number(m[6]) <= 60);
 }
 

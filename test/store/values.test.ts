@@ -23,6 +23,7 @@ describe('coerceValue', () => {
     ['date', '2024-02-29', '2024-02-29'],
     ['date', '2024-05-01T09:30:00Z', '2024-05-01T09:30:00Z'],
     ['date', '2024-05-01T09:30:00.123+02:00', '2024-05-01T09:30:00.123+02:00'],
+    ['date', '2024-05-01T09:30:00+14:00', '2024-05-01T09:30:00+14:00'],
     ['date', '2024-05-01T09:30', '2024-05-01T09:30'],
   ])('%s accepts %j as %j', (type, input, expected) => {
     expect(coerceValue('f', field(type), input)).toEqual({ ok: true, value: expected });
@@ -47,6 +48,8 @@ describe('coerceValue', () => {
     ['date', '2023-02-29', 'got "2023-02-29"'],
     ['date', '2024-13-01', 'got "2024-13-01"'],
     ['date', '2024-05-01T25:00:00Z', 'got "2024-05-01T25:00:00Z"'],
+    ['date', '2024-01-01T10:00:00+99:99', 'got "2024-01-01T10:00:00+99:99"'],
+    ['date', '2024-01-01T10:00:00+05:60', 'got "2024-01-01T10:00:00+05:60"'],
     ['date', 20240501, 'got 20240501'],
   ])('%s rejects %j naming field, type and value', (type, input, reason) => {
     const r = coerceValue('f', field(type), input);
