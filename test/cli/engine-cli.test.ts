@@ -110,6 +110,10 @@ steps:
     expect((await runCli(['run', 'x', '--record', 'a', '--all'], dir)).code).toBe(2);
     expect((await runCli(['plan', 'x', '--format', 'yaml'], dir)).code).toBe(2);
     expect((await runCli(['runs', 'nope'], dir)).code).toBe(2);
+    const missing = await runCli(['plan', 'qualys-create-user', '--record', 'nobody', ...withUrl()], dir);
+    expect(missing.code).toBe(1);
+    expect(missing.stdout).toContain('nobody: no such record');
+    expect(missing.stderr).toBe('skein plan: no users record with key "nobody" [unknown-record]\n');
     const typo = await runCli(['plan', 'qualys-create-user', '--all', '--var', 'qualys_api_ur=http://127.0.0.1:9'], dir);
     expect(typo.code).toBe(2);
     expect(typo.stderr).toMatch(/--var qualys_api_ur: no such variable; .*did you mean "qualys_api_url"\?.*\[usage\]$/m);

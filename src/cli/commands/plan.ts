@@ -100,7 +100,11 @@ export const planCommand: Command = {
       const plan = await planWorkflow(ws.project, ws.store, wf, { keys: values.record, event: values.event as 'updated' | undefined, limit });
       const f = values.format === 'json' ? formatPlanJson : values.format === 'markdown' ? formatPlanMarkdown : formatPlanText;
       println(io.stdout, f(plan));
-      return plan.missing.length ? EXIT.FAILED : EXIT.OK;
+      if (!plan.missing.length) return EXIT.OK;
+      // The plan itself is on stdout; the failure gets its one coded line on stderr.
+      const shown = plan.missing.slice(0, 5).map((k) => JSON.stringify(k)).join(', ') + (plan.missing.length > 5 ? `, and ${plan.missing.length - 5} more` : '');
+      println(io.stderr, `skein plan: no ${wf.object} record with key ${shown} [unknown-record]`);
+      return EXIT.FAILED;
     } finally {
       await ws.close();
     }
