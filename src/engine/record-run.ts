@@ -60,7 +60,8 @@ export async function processRecord(deps: EngineDeps, s: RunScope, c: Candidate)
   s.summary.matched++;
   // Journal rows wait in `pending` and go out with the next commit, which always comes before the
   // next call leaves (or the record's run ends): every transition is committed before the action
-  // that follows it, with two commits per single-step record.
+  // that follows it: one commit for a single-step record whose call is idempotent, two when the
+  // call must be journaled first.
   // The record's start is stamped now: its row may be committed only with its outcome.
   let pending: WriteOp[] = [{ op: 'startRunRecord', runId: s.runId, object: s.wf.object, key: c.key, startedAt: new Date().toISOString() }];
   let done: DoneStep | undefined;
@@ -94,8 +95,8 @@ export async function processRecord(deps: EngineDeps, s: RunScope, c: Candidate)
     const row: WriteOp = { op: 'recordStep', runId: s.runId, recordKey: c.key, step: { ...d.row, status: d.status, error: d.error ?? null } };
     try {
       // The mapping's event sits after the rows still pending (the record's start, skipped steps).
-      const results = await store.commit([...pending, ...(d.write ? [d.write] : []), row, ...(extra?.() ?? [])], { lazy });
-      const ev = d.write ? (results[pending.length] as RecordEvent | null) : null;
+      const out = await store.commit([...pending, ...(d.write ? [d.write] : []), row, ...(extra?.() ?? [])], { lazy });
+      const ev = d.write ? (out[pending.length] as RecordEvent | null) : null;
       if (ev?.after) fields = ev.after;
       tell(d.status, d.error);
     } catch (err) {

@@ -150,6 +150,8 @@ class SqliteStore implements Store {
 
   private flushBatch(): void {
     const ops = this.batch;
+    // A flush scheduled after an earlier one took the whole batch: nothing to commit.
+    if (ops.length === 0) return;
     this.batch = [];
     const c = (this.control ??= {
       begin: this.db.prepare('BEGIN IMMEDIATE'),
