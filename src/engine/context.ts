@@ -4,6 +4,7 @@ import type { Fields } from '../store/types.js';
 import type { FieldDef } from '../workflow/objects.js';
 import { renderableTree } from '../template/render.js';
 import type { ParsedResponse } from './response.js';
+import { MASK } from '../records/format.js';
 
 export interface StepResult {
   outputs: Record<string, string>;
@@ -35,8 +36,6 @@ export function recordContext(fields: Fields, declared: Record<string, FieldDef>
 export function sensitiveValues(ctx: object): readonly string[] {
   return (ctx as { [SENSITIVE_VALUES]?: string[] })[SENSITIVE_VALUES] ?? [];
 }
-
-export const MASK = '********';
 
 /** Replaces every sensitive value in `text`, also in its URL- and form-encoded spellings. */
 export function maskText(text: string, secrets: readonly string[]): string {
