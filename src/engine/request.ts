@@ -148,7 +148,8 @@ function buildHttp(req: Request, ctx: object, inputWire: Record<string, string>,
     headers['content-type'] ??= 'application/json';
   }
   const shownParams: Record<string, string> = {};
-  for (const [k, v] of Object.entries({ ...query, ...form })) shownParams[k] = k in shownInputs ? shownInputs[k]! : v;
+  // A GET sends no body, so its form values never leave: the plan shows only what is sent.
+  for (const [k, v] of Object.entries(method === 'GET' ? query : { ...query, ...form })) shownParams[k] = k in shownInputs ? shownInputs[k]! : v;
   return {
     method,
     url: url.url,

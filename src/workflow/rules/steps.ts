@@ -119,6 +119,7 @@ function checkInlineRequest(ctx: WorkflowContext, req: Request, path: (string | 
     for (const [k, v] of Object.entries(req[part] ?? {})) checkTemplate(ctx, [...path, part, k], v, scope);
   }
   if (req.form && req.body !== undefined) ctx.error('step-kind', 'a request has either form or body, not both', [...path, 'body'], 'key');
+  if (req.form && req.method === 'GET') ctx.warning('step-kind', 'a GET sends no body, so its form values are never sent; put them under query', [...path, 'form'], 'key');
 }
 
 /** Sensitive outputs of earlier steps, by "steps.ID.outputs.NAME". */
