@@ -78,7 +78,8 @@ export interface ReadEventsOptions {
   object?: string;
 }
 
-export type RunStatus = 'running' | 'succeeded' | 'failed' | 'partial' | 'cancelled';
+export const RUN_STATUSES = ['running', 'succeeded', 'failed', 'partial', 'cancelled'] as const;
+export type RunStatus = (typeof RUN_STATUSES)[number];
 export type RunRecordStatus = 'running' | 'succeeded' | 'failed' | 'skipped';
 export type StepStatus = 'pending' | 'running' | 'succeeded' | 'failed' | 'skipped' | 'unknown';
 

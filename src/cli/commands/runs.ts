@@ -1,7 +1,7 @@
 // `skein runs list|show`: the run history, for audits and for finding why a record failed.
 import { parseArgs } from 'node:util';
 import { SkeinError } from '../../errors.js';
-import type { RunDetail, RunRow, RunStatus } from '../../store/types.js';
+import { RUN_STATUSES, type RunDetail, type RunRow, type RunStatus } from '../../store/types.js';
 import { UsageError, type Command } from '../command.js';
 import { EXIT } from '../exit-codes.js';
 import { println } from '../io.js';
@@ -9,8 +9,6 @@ import { HttpClient } from '../../http/index.js';
 import { Presence } from '../../engine/presence.js';
 import { limiterFor } from '../../http/shared-limiter.js';
 import { runWorkflow, type RunTarget } from '../../engine/run.js';
-
-const RUN_STATUSES: readonly RunStatus[] = ['running', 'succeeded', 'failed', 'partial', 'cancelled'];
 import type { Io } from '../io.js';
 import { formatSummary } from './run.js';
 import { findWorkflow, openWorkspace, WORKSPACE_HELP, WORKSPACE_OPTIONS, type Workspace } from '../workspace.js';
