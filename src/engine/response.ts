@@ -94,20 +94,32 @@ export function scalarText(v: unknown): string | undefined {
   return String(v);
 }
 
+const rulesByName = new Map<string, Array<[RegExp, string]>>();
+
+/** The text replacements that hide one element/key's values (compiled once per name). */
+function redactRules(name: string): Array<[RegExp, string]> {
+  let rules = rulesByName.get(name);
+  if (rules) return rules;
+  const tag = name.replace(/[^A-Za-z0-9_.-]/g, '');
+  const hidden = REDACTED.replace(/[[\]]/g, '\\$&');
+  rules = [
+    [new RegExp(`<${tag}(\\s[^>]*)?>[\\s\\S]*?</${tag}>`, 'g'), `<${tag}$1>${REDACTED}</${tag}>`],
+    // A body cut short (a dropped connection, a size cap) may end inside the value: an opening
+    // tag with no closing one hides everything after it, so a partial password never shows.
+    [new RegExp(`<${tag}(\\s[^>]*)?>(?!${hidden}</${tag}>)[\\s\\S]*$`), `<${tag}$1>${REDACTED}`],
+    // JSON: a string, number, boolean or null value; then a string cut short.
+    [new RegExp(`("${tag}"\\s*:\\s*)(?:"(?:[^"\\\\]|\\\\.)*"|-?\\d[\\d.eE+-]*|true|false|null)`, 'gi'), `$1"${REDACTED}"`],
+    [new RegExp(`("${tag}"\\s*:\\s*)"(?:[^"\\\\]|\\\\.)*$`, 'i'), `$1"${REDACTED}"`],
+  ];
+  rulesByName.set(name, rules);
+  return rules;
+}
+
 /** Replaces the values of the named elements/keys, in text and in the parsed tree. */
 export function redact(text: string, tree: unknown, names: string[]): { text: string; tree: unknown } {
   if (names.length === 0) return { text, tree };
   let out = text;
-  for (const n of names) {
-    const tag = n.replace(/[^A-Za-z0-9_.-]/g, '');
-    out = out.replace(new RegExp(`<${tag}(\\s[^>]*)?>[\\s\\S]*?</${tag}>`, 'g'), `<${tag}$1>${REDACTED}</${tag}>`);
-    // A body cut short (a dropped connection, a size cap) may end inside the value: an opening
-    // tag with no closing one hides everything after it, so a partial password never shows.
-    out = out.replace(new RegExp(`<${tag}(\\s[^>]*)?>(?!\\[REDACTED\\]</${tag}>)[\\s\\S]*$`), `<${tag}$1>${REDACTED}`);
-    // JSON: a string, number, boolean or null value.
-    out = out.replace(new RegExp(`("${tag}"\\s*:\\s*)(?:"(?:[^"\\\\]|\\\\.)*"|-?\\d[\\d.eE+-]*|true|false|null)`, 'gi'), `$1"${REDACTED}"`);
-    out = out.replace(new RegExp(`("${tag}"\\s*:\\s*)"(?:[^"\\\\]|\\\\.)*$`, 'i'), `$1"${REDACTED}"`);
-  }
+  for (const n of names) for (const [re, by] of redactRules(n)) out = out.replace(re, by);
   const set = new Set(names.map((n) => n.toLowerCase()));
   const walk = (v: unknown): unknown => {
     if (Array.isArray(v)) return v.map(walk);
