@@ -9,6 +9,7 @@ import { render } from '../template/render.js';
 import { readItems } from './response.js';
 import { executeStep } from './step.js';
 import { objectOf, resolveStepCredentials, varsOf, type EngineDeps, type RunSummary, type RunTarget } from './run.js';
+import { isoNow } from '../clock.js';
 
 export async function runImport(deps: EngineDeps, wf: WorkflowFile, target: RunTarget): Promise<RunSummary> {
   const imp = wf.import!;
@@ -24,7 +25,7 @@ export async function runImport(deps: EngineDeps, wf: WorkflowFile, target: RunT
     steps: { [stepId]: { succeeded: 0, failed: 0, skipped: 0, unknown: 0 } }, failures: [],
     import: { listed: 0, created: 0, updated: 0, unchanged: 0, vanished: 0, rejected: 0 },
   };
-  const startedAt = new Date().toISOString();
+  const startedAt = isoNow();
   await deps.store.startRunRecord(runId, wf.object, '*');
   await deps.store.recordStep(runId, '*', { step_id: stepId, status: 'running', started_at: startedAt });
   deps.onStepStart?.({ workflow: wf.name, run: runId, record: '*', step: stepId });
@@ -34,7 +35,7 @@ export async function runImport(deps: EngineDeps, wf: WorkflowFile, target: RunT
     { vars },
     { http: deps.http, vars, credential: imp.credentials ? creds.get(imp.credentials) : undefined, signal: deps.signal },
   );
-  const stepRow = { step_id: stepId, request: exec.request, http_status: exec.status ?? null, qualys_code: exec.response?.code ?? null, qualys_message: exec.response?.message ?? null, attempts: exec.attempts, duration_ms: exec.durationMs, started_at: startedAt, finished_at: new Date().toISOString() };
+  const stepRow = { step_id: stepId, request: exec.request, http_status: exec.status ?? null, qualys_code: exec.response?.code ?? null, qualys_message: exec.response?.message ?? null, attempts: exec.attempts, duration_ms: exec.durationMs, started_at: startedAt, finished_at: isoNow() };
   if (exec.outcome !== 'succeeded') {
     await deps.store.recordStep(runId, '*', { ...stepRow, status: 'failed', response: exec.response?.text ?? null, error: exec.error ?? 'failed' });
     await deps.store.finishRunRecord(runId, '*', 'failed', exec.error ?? null);

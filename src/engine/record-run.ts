@@ -12,6 +12,7 @@ import type { ResolvedCredential } from './credentials.js';
 import { reconcileStep } from './reconcile.js';
 import { executeStep, shownOutputs, type StepExecution } from './step.js';
 import type { EngineDeps, RunSummary, StepTally } from './run.js';
+import { isoNow } from '../clock.js';
 
 export interface Candidate {
   key: string;
@@ -63,7 +64,7 @@ export async function processRecord(deps: EngineDeps, s: RunScope, c: Candidate)
   // that follows it: one commit for a single-step record whose call is idempotent, two when the
   // call must be journaled first.
   // The record's start is stamped now: its row may be committed only with its outcome.
-  let pending: WriteOp[] = [{ op: 'startRunRecord', runId: s.runId, object: s.wf.object, key: c.key, startedAt: new Date().toISOString() }];
+  let pending: WriteOp[] = [{ op: 'startRunRecord', runId: s.runId, object: s.wf.object, key: c.key, startedAt: isoNow() }];
   let done: DoneStep | undefined;
   let fields: Fields = { ...(c.record?.fields ?? c.event?.before ?? {}) };
   const results: Record<string, StepResult> = {};
@@ -131,7 +132,7 @@ export async function processRecord(deps: EngineDeps, s: RunScope, c: Candidate)
       continue;
     }
     const context = recordContext(fields, s.obj.fields, s.vars, results);
-    const startedAt = new Date().toISOString();
+    const startedAt = isoNow();
     const cred = step.credentials ? s.creds.get(step.credentials) : undefined;
     const env = { http: deps.http, vars: s.vars, credential: cred, signal: deps.signal };
     if (!s.idempotent[i]) {
@@ -156,7 +157,7 @@ export async function processRecord(deps: EngineDeps, s: RunScope, c: Candidate)
             status,
             error: r.kind === 'found' ? undefined : r.note,
             write,
-            row: { step_id: step.id, outputs: r.kind === 'found' ? r.outputs : {}, qualys_message: r.note, attempts: 0, duration_ms: 0, started_at: startedAt, finished_at: new Date().toISOString() },
+            row: { step_id: step.id, outputs: r.kind === 'found' ? r.outputs : {}, qualys_message: r.note, attempts: 0, duration_ms: 0, started_at: startedAt, finished_at: isoNow() },
             count: counter(step, tally),
           };
           continue;
@@ -209,7 +210,7 @@ export async function processRecord(deps: EngineDeps, s: RunScope, c: Candidate)
         attempts: exec.attempts,
         duration_ms: exec.durationMs,
         started_at: startedAt,
-        finished_at: new Date().toISOString(),
+        finished_at: isoNow(),
       },
       count: counter(step, tally),
     };

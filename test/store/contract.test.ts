@@ -354,6 +354,29 @@ describe.each([sqlite, pgBackend()])('Store contract: $name', (backend) => {
       expect(rec.finished_at).not.toBeNull();
     });
 
+    it('a record started earlier and then started and finished in one commit keeps its first start', async () => {
+      const store = await fresh();
+      const runId = await store.createRun({ workflow: 'wf', trigger: 'manual' });
+      await store.commit([{ op: 'startRunRecord', runId, object: 'users', key: 'a', startedAt: '2025-03-01T10:00:00.000Z' }]);
+      expect((await store.getRun(runId))!.records[0]).toMatchObject({ status: 'running', finished_at: null });
+      await store.commit([
+        { op: 'startRunRecord', runId, object: 'users', key: 'a', startedAt: '2025-03-01T11:00:00.000Z' },
+        { op: 'startRunRecord', runId, object: 'users', key: 'b', startedAt: '2025-03-01T11:00:00.000Z' },
+        { op: 'finishRunRecord', runId, key: 'a', status: 'failed', error: 'step s1: refused' },
+      ]);
+      const recs = (await store.getRun(runId))!.records;
+      expect(recs).toMatchObject([
+        { key: 'a', status: 'failed', error: 'step s1: refused', started_at: '2025-03-01T10:00:00.000Z' },
+        { key: 'b', status: 'running', finished_at: null },
+      ]);
+      expect(recs[0]!.finished_at).not.toBeNull();
+      // A finish before its start in the same batch still finds no record, as on its own.
+      await expect(store.commit([
+        { op: 'finishRunRecord', runId, key: 'c', status: 'succeeded' },
+        { op: 'startRunRecord', runId, object: 'users', key: 'c' },
+      ])).rejects.toMatchObject({ code: 'run-record-not-found' });
+    });
+
     it('a failing op rolls back its whole batch; other batches are unaffected', async () => {
       const store = await fresh();
       const ev = await store.setFields('users', 'a', { email: 'a@x' }, { createIfMissing: true });

@@ -15,6 +15,7 @@ import { PgRecords, type Queryable, type WriteCtx } from './records.js';
 import { PgRuns } from './runs.js';
 import { PgCluster } from './cluster.js';
 import { openPgSlotLocks } from './slot-locks.js';
+import { isoNow } from '../../clock.js';
 
 /** Key of the transaction-level advisory lock that serializes record writes ("skein-wr"). */
 export const WRITE_LOCK_KEY = 0x736b65696e77;
@@ -24,7 +25,7 @@ const MAX_GROUP = 64;
 export const LOCK_TIMEOUT_MS = 5000;
 
 export interface PgStoreOptions {
-  /** Clock for timestamps; default `new Date().toISOString()`. */
+  /** Clock for timestamps; default `isoNow` (the wall clock as ISO 8601 text). */
   now?: () => string;
   /** Most connections the pool opens; default 10. */
   poolSize?: number;
@@ -413,7 +414,7 @@ class PgStore implements Store {
  * otherwise. Messages carry the URL with its password replaced by `***`.
  */
 export async function openPgStore(url: string, objects: Map<string, ObjectDef>, opts: PgStoreOptions = {}): Promise<Store> {
-  const now = opts.now ?? (() => new Date().toISOString());
+  const now = opts.now ?? isoNow;
   const location = redactUrl(url);
   const scrub = scrubber(url);
   let pool: pg.Pool | undefined;

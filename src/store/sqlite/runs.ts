@@ -43,6 +43,11 @@ export class SqliteRuns {
         "INSERT OR IGNORE INTO run_records (run_id, record_key, object, status, started_at) VALUES (?, ?, ?, 'running', ?)",
       ),
       finishRecord: db.prepare('UPDATE run_records SET status = ?, error = ?, finished_at = ? WHERE run_id = ? AND record_key = ?'),
+      // startRecord then finishRecord in one statement: a row already there keeps its start.
+      writeRecord: db.prepare(
+        `INSERT INTO run_records (run_id, record_key, object, status, error, started_at, finished_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (run_id, record_key) DO UPDATE SET status = excluded.status, error = excluded.error, finished_at = excluded.finished_at`,
+      ),
       records: db.prepare<[string], RunRecordDbRow>(
         'SELECT record_key, object, status, error, started_at, finished_at FROM run_records WHERE run_id = ? ORDER BY rowid',
       ),
@@ -70,6 +75,18 @@ export class SqliteRuns {
     // run_records.run_id references runs (foreign keys are on): no lookup first.
     try {
       this.s.startRecord.run(runId, key, object, startedAt ?? this.now());
+    } catch (err) {
+      if (!isForeignKeyError(err)) throw err;
+      this.mustHaveRun(runId);
+      throw err;
+    }
+  }
+
+  /** startRunRecord and finishRunRecord at once (the same rows, one statement). */
+  writeRunRecord(runId: string, object: string, key: string, startedAt: string | undefined, status: RunRecordStatus, error?: string | null): void {
+    const now = this.now();
+    try {
+      this.s.writeRecord.run(runId, key, object, status, writeText(error), startedAt ?? now, now);
     } catch (err) {
       if (!isForeignKeyError(err)) throw err;
       this.mustHaveRun(runId);
