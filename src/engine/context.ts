@@ -16,16 +16,34 @@ export interface StepResult {
  */
 export const SENSITIVE_VALUES = Symbol('sensitive values');
 
+/** Per object's declared fields: every field as '' (copied under each record), and the sensitive ones. */
+interface ContextPlan {
+  blanks: Record<string, unknown>;
+  sensitive: string[];
+}
+const plans = new WeakMap<Record<string, FieldDef>, ContextPlan>();
+
+function planFor(declared: Record<string, FieldDef>): ContextPlan {
+  let plan = plans.get(declared);
+  if (!plan) {
+    const blanks: Record<string, unknown> = {};
+    for (const name of Object.keys(declared)) blanks[name] = '';
+    plan = { blanks, sensitive: Object.keys(declared).filter((n) => declared[n]!.sensitive) };
+    plans.set(declared, plan);
+  }
+  return plan;
+}
+
 /** Record fields plus every declared field (empty when unset) so `{{phone}}` renders as ''. */
 export function recordContext(fields: Fields, declared: Record<string, FieldDef>, vars: Record<string, unknown>, steps: Record<string, StepResult>): Record<string, unknown> {
-  const ctx: Record<string, unknown> = {};
+  const plan = planFor(declared);
+  // One copy of a fixed-shape object, then the record's own values (null ones included, as stored).
+  const ctx: Record<string, unknown> = Object.assign({ ...plan.blanks }, fields);
   let secrets: string[] | undefined;
-  for (const name of Object.keys(declared)) {
+  for (const name of plan.sensitive) {
     const v = fields[name];
-    ctx[name] = v ?? '';
-    if (declared[name]!.sensitive && v !== undefined && v !== null && String(v) !== '') (secrets ??= []).push(String(v));
+    if (v !== undefined && v !== null && String(v) !== '') (secrets ??= []).push(String(v));
   }
-  for (const [k, v] of Object.entries(fields)) ctx[k] = v;
   ctx.vars = vars;
   ctx.steps = steps;
   if (secrets) Object.defineProperty(ctx, SENSITIVE_VALUES, { value: secrets, enumerable: false });
@@ -50,12 +68,16 @@ export function maskText(text: string, secrets: readonly string[]): string {
 
 /** Adds what response mappings may use. */
 export function responseContext(base: Record<string, unknown>, status: number | undefined, headers: Record<string, string>, res: ParsedResponse | undefined): Record<string, unknown> {
-  const ctx: Record<string, unknown> = { ...base, response_status: status ?? '', response_headers: headers, outputs: res?.outputs ?? {} };
-  // Built on first use only: most mappings never reach into the parsed body.
+  // Built on first use only: most mappings never reach into the parsed body. (A literal getter
+  // keeps the object's fast shape, where defineProperty would turn it into a dictionary.)
   let tree: unknown;
-  Object.defineProperty(ctx, 'response', {
-    enumerable: true,
-    get: () => (tree ??= res ? renderableTree(res.tree ?? res.text, res.text) : ''),
-  });
-  return ctx;
+  return {
+    ...base,
+    response_status: status ?? '',
+    response_headers: headers,
+    outputs: res?.outputs ?? {},
+    get response() {
+      return (tree ??= res ? renderableTree(res.tree ?? res.text, res.text) : '');
+    },
+  };
 }

@@ -70,11 +70,23 @@ export function parseXmlFully(body: string): unknown {
   return xml.parse(body);
 }
 
+/** Dot paths split into keys (`@` dropped), once per path: presets reuse a handful of paths. */
+const pathKeys = new Map<string, string[]>();
+
+function keysOf(path: string): string[] {
+  let keys = pathKeys.get(path);
+  if (!keys) {
+    keys = path.split('.').map((raw) => (raw.startsWith('@') ? raw.slice(1) : raw));
+    if (pathKeys.size >= 10_000) pathKeys.clear();
+    pathKeys.set(path, keys);
+  }
+  return keys;
+}
+
 /** Resolves a dot path; `@name` reads an XML attribute. An element with attributes yields its text. */
 export function getPath(tree: unknown, path: string): unknown {
   let v: unknown = tree;
-  for (const raw of path.split('.')) {
-    const seg = raw.startsWith('@') ? raw.slice(1) : raw;
+  for (const seg of keysOf(path)) {
     if (v === null || typeof v !== 'object') return undefined;
     if (Array.isArray(v)) v = v[0];
     if (v === null || typeof v !== 'object' || !Object.prototype.hasOwnProperty.call(v, seg)) return undefined;

@@ -128,9 +128,9 @@ export class HttpClient {
     const aborted = (reason: unknown): HttpError => fail('aborted', `aborted ${attemptsText(attempts)}`, { cause: reason });
 
     if (this.#closed) throw fail('aborted', 'the HTTP client is closed');
-    let url: URL;
+    let url: Target;
     try {
-      url = new URL(req.url);
+      url = parseTarget(req.url);
     } catch (cause) {
       throw fail('network', 'invalid URL', { cause });
     }
@@ -159,7 +159,7 @@ export class HttpClient {
       attempts++;
       const outcome = await exchange(pool, {
         method: req.method.toUpperCase(),
-        path: url.pathname + url.search,
+        path: url.path,
         headers,
         ...(req.body !== undefined ? { body: req.body } : {}),
         headersTimeoutMs: this.#opts.headersTimeoutMs,
@@ -284,8 +284,32 @@ function failureError(
   return make(`${f.timeout ? 'timed out' : 'connection failed'} (${f.code}) ${attemptsText(attempts)}`, { cause });
 }
 
+/** The parts of a request URL the client uses. */
+interface Target {
+  origin: string;
+  /** Path plus query string. */
+  path: string;
+  username: string;
+  password: string;
+}
+
+/** Parsed URLs by text: a run sends most of its calls to a few URLs (the login goes in the form). */
+const targets = new Map<string, Target>();
+
+/** Parses `raw` (cached); throws like `new URL` when it is not an absolute URL. */
+function parseTarget(raw: string): Target {
+  let t = targets.get(raw);
+  if (!t) {
+    const u = new URL(raw);
+    t = { origin: u.origin, path: u.pathname + u.search, username: u.username, password: u.password };
+    if (targets.size >= 1000) targets.clear();
+    targets.set(raw, t);
+  }
+  return t;
+}
+
 /** Lower-cased request headers; URL user info becomes Basic auth. */
-function requestHeaders(given: Record<string, string>, url: URL): Record<string, string> {
+function requestHeaders(given: Record<string, string>, url: Target): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(given)) out[k.toLowerCase()] = v;
   if ((url.username || url.password) && out.authorization === undefined) {

@@ -101,8 +101,10 @@ function renderSimple(parts: Part[], context: object): string | undefined {
         v = next;
       }
       if (v === null || v === undefined) continue;
-      if (typeof v !== 'string') return undefined;
-      out += v;
+      if (typeof v === 'string') out += v;
+      // A wrapped parsed body (`{{response}}`): Handlebars renders it through its toString too.
+      else if (typeof v === 'object' && Object.getPrototypeOf(v) === textProto) out += String(v);
+      else return undefined;
     }
     return out;
   } catch {

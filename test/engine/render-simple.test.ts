@@ -1,7 +1,7 @@
 // Plain `{{a.b}}` templates skip Handlebars' per-call setup; the result must be what Handlebars
 // renders for every template and context, including the ones the simple path leaves to it.
 import { describe, expect, it } from 'vitest';
-import { render, renderWithHandlebars } from '../../src/template/render.js';
+import { render, renderableTree, renderWithHandlebars } from '../../src/template/render.js';
 
 const outcome = (f: () => unknown) => {
   try {
@@ -29,6 +29,8 @@ const contexts: Array<Record<string, unknown>> = [
   Object.assign(Object.create({ inherited: 'proto', a: { b: { c: 'proto' } } }), { qualys_login: 'x' }),
   { qualys_login: { toString: () => 'object' }, a: { b: { c: '' } } },
   Object.defineProperty({ a: { b: { c: 'x' } } }, 'qualys_login', { enumerable: true, get: () => { throw new Error('boom'); } }),
+  // A parsed body as `{{response}}` sees it: renders its text, or JSON for a nested element.
+  { qualys_login: renderableTree({ A: { B: 'x', C: ['1', '2'] } }, '<A><B>x</B><C>1</C><C>2</C></A>'), a: renderableTree({ b: { c: 'deep', d: { e: 'f' } } }) },
 ];
 
 const templates = [
@@ -60,6 +62,10 @@ const templates = [
   '{{missing}}',
   '{{missing.deeper.still}}',
   '{{vars.qualys_api_url}}',
+  '{{a}}',
+  '{{qualys_login.A}}',
+  '{{qualys_login.A.C}}',
+  '{{a.b.d}}',
 ];
 
 describe('simple template path', () => {
