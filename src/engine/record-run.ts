@@ -184,7 +184,7 @@ export async function processRecord(deps: EngineDeps, s: RunScope, c: Candidate)
     let patch: Record<string, string> = {};
     if (mapping) {
       try {
-        const rctx = responseContext(context, exec.status, exec.headers, exec.response);
+        const rctx = responseContext(context, exec.status, exec.headers, exec.response, mentionsBody(mapping));
         for (const [field, tpl] of Object.entries(mapping)) patch[field] = render(tpl, rctx);
         // validate refuses templates that name a secret for a field not marked sensitive; this
         // catches what slips past it (a helper or block reaching the value another way).
@@ -245,4 +245,13 @@ interface DoneStep {
 /** Outputs later steps may use; sensitive ones included (validate limits where they can go). */
 function publicOutputs(exec: StepExecution): Record<string, string> {
   return { ...(exec.response?.outputs ?? {}) };
+}
+
+/** Whether a mapping's templates name the response body (a hint: a miss only makes it lazy). */
+function mentionsBody(mapping: Record<string, unknown>): boolean {
+  for (const k in mapping) {
+    const t = mapping[k];
+    if (typeof t === 'string' && t.includes('response')) return true;
+  }
+  return false;
 }
