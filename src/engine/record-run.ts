@@ -93,7 +93,7 @@ export async function processRecord(deps: EngineDeps, s: RunScope, c: Candidate)
     d.count(d.status, d.error, +1);
     const tell = (status: StepStatus, error: string | undefined) =>
       deps.onStep?.({ workflow: s.wf.name, run: s.runId, record: c.key, step: d.row.step_id, status, durationMs: d.row.duration_ms ?? 0, attempts: d.row.attempts ?? 0, error });
-    const row: WriteOp = { op: 'recordStep', runId: s.runId, recordKey: c.key, step: { ...d.row, status: d.status, error: d.error ?? null } };
+    const row: WriteOp = { op: 'recordStep', runId: s.runId, recordKey: c.key, step: { status: d.status, error: d.error ?? null, ...d.row } };
     try {
       // The mapping's event sits after the rows still pending (the record's start, skipped steps).
       const out = await store.commit([...pending, ...(d.write ? [d.write] : []), row, ...(extra?.() ?? [])], { lazy });
@@ -107,7 +107,7 @@ export async function processRecord(deps: EngineDeps, s: RunScope, c: Candidate)
       const error = `response mapping not applied: ${(err as Error).message}`;
       const status: StepStatus = d.status === 'succeeded' ? 'failed' : d.status;
       d.count(status, error, +1);
-      await store.commit([...pending, { op: 'recordStep', runId: s.runId, recordKey: c.key, step: { ...d.row, status, error } }, ...(extra?.() ?? [])], { lazy });
+      await store.commit([...pending, { op: 'recordStep', runId: s.runId, recordKey: c.key, step: { status, error, ...d.row } }, ...(extra?.() ?? [])], { lazy });
       tell(status, error);
     }
     pending = [];

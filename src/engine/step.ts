@@ -78,7 +78,8 @@ async function execute(step: Step, preset: Preset | undefined, context: Record<s
     const e = err as SkeinError;
     return { outcome: 'failed', headers: {}, attempts: 0, durationMs: Date.now() - started, error: e.message, errorCode: e.code ?? 'internal' };
   }
-  const headers = { ...built.headers };
+  // Object.assign, not spread: V8 adds properties to a spread copy through its slow path (~1 us).
+  const headers: Record<string, string> = Object.assign({}, built.headers);
   if (env.credential) headers.authorization = env.credential.authorization;
   const def = stepRequestDef(step, preset);
   try {

@@ -155,7 +155,8 @@ export interface MergeResult {
 
 /** Merges a checked patch into `before` (null: new record) and sets the key field. */
 export function mergeFields(def: ObjectDef, key: string, before: Fields | null, patch: CheckedPatch): MergeResult {
-  const after: Fields = { ...(before ?? {}) };
+  // Object.assign, not spread: V8 adds properties to a spread copy through its slow path (~1 us).
+  const after: Fields = Object.assign({}, before);
   after[def.key] = key;
   for (const [field, value] of Object.entries(patch)) {
     if (value === null) delete after[field];
