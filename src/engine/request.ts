@@ -52,9 +52,23 @@ function wireValue(input: Input | undefined, v: string | number | boolean): stri
   return String(v);
 }
 
+/** Maps (a preset's query, form or headers) that hold no template: rendered once, then copied. */
+const constantMaps = new WeakMap<object, Record<string, string> | null>();
+
 function renderMap(map: Record<string, string | number | boolean> | undefined, ctx: object): Record<string, string> {
+  if (map === undefined) return {};
+  let constant = constantMaps.get(map);
+  if (constant === undefined) {
+    constant = Object.values(map).some((v) => typeof v === 'string' && isTemplate(v)) ? null : renderEach(map, ctx);
+    constantMaps.set(map, constant);
+  }
+  // A copy: callers add the inputs to it.
+  return constant ? Object.assign({}, constant) : renderEach(map, ctx);
+}
+
+function renderEach(map: Record<string, string | number | boolean>, ctx: object): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(map ?? {})) out[k] = typeof v === 'string' ? render(v, ctx) : String(v);
+  for (const [k, v] of Object.entries(map)) out[k] = typeof v === 'string' ? render(v, ctx) : String(v);
   return out;
 }
 

@@ -8,9 +8,9 @@
 /** Names fast-xml-parser refuses (prototype pollution) or that would clash with Object.prototype. */
 const RESERVED = new Set([...Object.getOwnPropertyNames(Object.prototype), 'prototype']);
 
-/** An ASCII XML name (colons allowed, as namespaced names are kept whole). */
-const NAME = /[A-Za-z_][\w.:-]*/y;
-const SPACE = /\s*/y;
+/** An ASCII XML name, [A-Za-z_][\w.:-]* (colons allowed, as namespaced names are kept whole). */
+const isNameStart = (c: number) => (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95;
+const isNameChar = (c: number) => isNameStart(c) || (c >= 48 && c <= 57) || c === 46 || c === 58 || c === 45;
 /** A well-formed entity or character reference at a position. */
 const REF = /&(?:#x[0-9a-fA-F]+|#\d+|[A-Za-z_][\w.-]*);/y;
 const LITERAL = `(?:"[^"<>&]*"|'[^'<>&]*')`;
@@ -78,19 +78,20 @@ function parse(s: string, decode: (s: string) => string): unknown {
   let i = 0;
   let root: [string, unknown] | undefined;
   const stack: Node[] = [];
+  // Character loops rather than sticky regexes: a response has a few dozen names and gaps, and
+  // a regex exec each cost more than the rest of the parse.
   const readName = (): string => {
-    NAME.lastIndex = i;
-    const m = NAME.exec(s);
-    if (!m) throw GIVE_UP;
-    const name = m[0];
+    const start = i;
+    if (!isNameStart(s.charCodeAt(i))) throw GIVE_UP;
+    i++;
+    while (i < len && isNameChar(s.charCodeAt(i))) i++;
+    const name = s.slice(start, i);
     if (RESERVED.has(name)) throw GIVE_UP;
-    i += name.length;
     return name;
   };
   const skipSpace = (): void => {
-    SPACE.lastIndex = i;
-    SPACE.exec(s);
-    i = SPACE.lastIndex;
+    // XML whitespace only; any other space makes the next check give up to the full parser.
+    for (let c = s.charCodeAt(i); c === 32 || c === 10 || c === 9 || c === 13; c = s.charCodeAt(++i));
   };
   while (i < len) {
     const lt = s.indexOf('<', i);

@@ -21,7 +21,10 @@ export interface LimitSignals {
 function count(headers: Record<string, string>, name: string): number | undefined {
   const raw = headers[name];
   if (raw === undefined) return undefined;
-  const n = Number(raw.split(',')[0]!.trim());
+  // A repeated header arrives joined with ", ": the first value counts. (indexOf, not split: this
+  // runs six times for every response.)
+  const comma = raw.indexOf(',');
+  const n = Number((comma === -1 ? raw : raw.slice(0, comma)).trim());
   return Number.isFinite(n) && n >= 0 ? n : undefined;
 }
 
