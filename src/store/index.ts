@@ -3,13 +3,14 @@
 import { isAbsolute, join, resolve } from 'node:path';
 import { SkeinError } from '../errors.js';
 import type { ObjectDef } from '../workflow/objects.js';
-import { openPgStore, redactUrl, type PgStoreOptions } from './postgres/store.js';
+import type { PgStoreOptions } from './postgres/store.js';
+import { redactUrl } from './postgres/url.js';
 import { openSqliteStore, type SqliteStoreOptions } from './sqlite/store.js';
 import type { Store } from './types.js';
 
 export type * from './types.js';
 export { TEXT_CAP_BYTES, TRUNCATION_MARKER } from './types.js';
-export { redactUrl } from './postgres/store.js';
+export { redactUrl } from './postgres/url.js';
 
 /** Options for either back end; each ignores the other's. */
 export type StoreOptions = SqliteStoreOptions & PgStoreOptions;
@@ -51,7 +52,11 @@ export function resolveStateLocation(location: string, cwd: string): string {
 
 /** Opens the store at `location`: a file path (SQLite) or a postgres:// URL (PostgreSQL). */
 export async function openStore(location: string, objects: Map<string, ObjectDef>, opts: StoreOptions = {}): Promise<Store> {
-  if (isPostgresUrl(location)) return openPgStore(location, objects, opts);
+  if (isPostgresUrl(location)) {
+    // Loaded only here: the driver costs ~40 ms of every SQLite run's start-up otherwise.
+    const { openPgStore } = await import('./postgres/store.js');
+    return openPgStore(location, objects, opts);
+  }
   if (URL_RE.test(location)) {
     throw new SkeinError('store-unsupported', `unsupported state location "${redactUrl(location).replace(/\/\/[^@/:]*@/, '//***@')}"; use a file path or a postgres:// URL`);
   }

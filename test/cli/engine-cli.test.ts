@@ -175,4 +175,17 @@ steps:
     expect((await runCli(['runs', 'list'], dir)).stdout).toMatch(/no runs/);
     expect(existsSync(join(dir, '.skein', 'state.db'))).toBe(false);
   });
+
+  it('a broken workflow test file blocks neither plan nor run (skein test reports it)', async () => {
+    writeFileSync(join(dir, 'workflows', 'tests', 'broken.test.yaml'), 'workflow: [unclosed\n  cases: {\n');
+    expect((await runCli(['records', 'import', 'people.csv'], dir)).code).toBe(0);
+    const plan = await runCli(['plan', 'qualys-deactivate-leavers', ...withUrl()], dir, ENV);
+    expect(plan.code).toBe(0);
+    expect(plan.stderr).toBe('');
+    const run = await runCli(['run', 'qualys-deactivate-leavers', ...withUrl()], dir, ENV);
+    expect(run.code).toBe(0);
+    const test = await runCli(['test'], dir);
+    expect(test.code).not.toBe(0);
+    expect(test.stdout + test.stderr).toContain('broken.test.yaml');
+  });
 });

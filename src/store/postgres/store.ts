@@ -16,6 +16,9 @@ import { PgRuns } from './runs.js';
 import { PgCluster } from './cluster.js';
 import { openPgSlotLocks } from './slot-locks.js';
 import { isoNow } from '../../clock.js';
+import { redactUrl } from './url.js';
+
+export { redactUrl };
 
 /** Key of the transaction-level advisory lock that serializes record writes ("skein-wr"). */
 export const WRITE_LOCK_KEY = 0x736b65696e77;
@@ -33,13 +36,6 @@ export interface PgStoreOptions {
   lockTimeoutMs?: number;
   /** Give up connecting after this long; default 10 s. */
   connectTimeoutMs?: number;
-}
-
-/** `postgres://user:secret@host/db` -> `postgres://user:***@host/db` (also bare `//:secret@`). */
-export function redactUrl(s: string): string {
-  // The password runs to the last @ before the host (a raw @ in it is common), and may also be
-  // given as a query parameter.
-  return s.replace(/\/\/([^:@/\s]*):[^/\s]*@/g, '//$1:***@').replace(/([?&](?:ssl)?password=)[^&#\s]*/gi, '$1***');
 }
 
 /** Removes the URL's password (raw or percent-decoded) from any text, e.g. a driver message. */

@@ -40,7 +40,8 @@ const LAZY_MAX_WRITES = 2048;
  * WAL pages after which a commit also checkpoints (SQLite's default is 1000, 4 MiB). A run writes
  * a few KiB of history per record, so the default checkpoints every few hundred records, each time
  * copying and syncing pages that the next commits rewrite; 16,000 pages (64 MiB at 4 KiB) lets
- * those pages be copied once. The WAL file is truncated again when the store closes.
+ * those pages be copied once. The last connection to close checkpoints the rest and removes the
+ * WAL file; a daemon's WAL stays at up to about that size, reused after each checkpoint.
  */
 const WAL_AUTOCHECKPOINT_PAGES = 16_000;
 
