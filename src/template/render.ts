@@ -1,12 +1,27 @@
 // Renders templates at run time: compiled once per text and cached, no HTML escaping, prototype
 // access off (Handlebars' default since 4.6, restated here), the documented helpers only.
-import Handlebars from 'handlebars';
+import { createRequire } from 'node:module';
+import type Handlebars from 'handlebars';
 import { SkeinError } from '../errors.js';
 import { HELPERS } from './helpers.js';
 import { isTemplate } from './analyze.js';
 
-const hb = Handlebars.create();
-for (const [name, fn] of Object.entries(HELPERS)) hb.registerHelper(name, fn as Handlebars.HelperDelegate);
+/**
+ * Handlebars with our helpers, loaded on first use: templates of plain mustaches never need it,
+ * and the full package (compiler, runtime, source-map) is ~30 ms of a run's start-up.
+ */
+let hb: typeof Handlebars | undefined;
+
+function handlebars(): typeof Handlebars {
+  if (!hb) {
+    hb = (createRequire(import.meta.url)('handlebars') as typeof Handlebars).create();
+    for (const [name, fn] of Object.entries(HELPERS)) hb.registerHelper(name, fn as Handlebars.HelperDelegate);
+  }
+  return hb;
+}
+
+/** Handlebars' own helpers (4.7), known without loading it; a test checks the list against it. */
+export const BUILTIN_HELPERS = ['blockHelperMissing', 'each', 'helperMissing', 'if', 'unless', 'log', 'lookup', 'with'] as const;
 
 const compiled = new Map<string, Handlebars.TemplateDelegate>();
 const RUNTIME: Handlebars.RuntimeOptions = { allowProtoPropertiesByDefault: false, allowProtoMethodsByDefault: false };
@@ -27,7 +42,7 @@ export function renderWithHandlebars(text: string, context: object): string {
   let fn = compiled.get(text);
   if (!fn) {
     try {
-      fn = hb.compile(text, { noEscape: true, strict: false, knownHelpersOnly: false });
+      fn = handlebars().compile(text, { noEscape: true, strict: false, knownHelpersOnly: false });
     } catch (err) {
       throw new SkeinError('template-render', `template ${JSON.stringify(short(text))} does not compile: ${firstLine(err)}`);
     }
@@ -52,7 +67,7 @@ type Part = string | string[];
 const simple = new Map<string, Part[] | null>();
 const MUSTACHE = /\{\{([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)\}\}/g;
 /** First segments Handlebars reads as something other than a context property. */
-const NOT_PLAIN = new Set([...Object.keys(hb.helpers), 'this', 'true', 'false', 'null', 'undefined', 'else']);
+const NOT_PLAIN = new Set<string>([...BUILTIN_HELPERS, ...Object.keys(HELPERS), 'this', 'true', 'false', 'null', 'undefined', 'else']);
 
 function simpleParts(text: string): Part[] | null {
   let parts = simple.get(text);

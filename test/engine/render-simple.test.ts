@@ -1,7 +1,8 @@
 // Plain `{{a.b}}` templates skip Handlebars' per-call setup; the result must be what Handlebars
 // renders for every template and context, including the ones the simple path leaves to it.
 import { describe, expect, it } from 'vitest';
-import { render, renderableTree, renderWithHandlebars } from '../../src/template/render.js';
+import Handlebars from 'handlebars';
+import { BUILTIN_HELPERS, render, renderableTree, renderWithHandlebars } from '../../src/template/render.js';
 
 const outcome = (f: () => unknown) => {
   try {
@@ -69,6 +70,10 @@ const templates = [
 ];
 
 describe('simple template path', () => {
+  it('knows every helper Handlebars has built in (they are never plain properties)', () => {
+    expect([...BUILTIN_HELPERS].sort()).toEqual(Object.keys(Handlebars.create().helpers).sort());
+  });
+
   it('renders what Handlebars renders', () => {
     for (const ctx of contexts) {
       for (const t of templates) {
