@@ -152,7 +152,9 @@ function buildHttp(req: Request, ctx: object, inputWire: Record<string, string>,
   const inputsIn = req.inputs_in ?? (method === 'GET' ? 'query' : 'form');
   Object.assign(inputsIn === 'query' ? query : form, inputWire);
   const url = buildUrl(base, query, shownInputs);
-  const headers: Record<string, string> = { 'x-requested-with': 'skein', ...lower(renderMap(req.headers, ctx)) };
+  const headers: Record<string, string> = { 'x-requested-with': 'skein' };
+  const given = renderMap(req.headers, ctx);
+  for (const k in given) headers[k.toLowerCase()] = given[k]!;
   let body: string | undefined;
   if (Object.keys(form).length && method !== 'GET') {
     body = new URLSearchParams(form).toString();
@@ -175,4 +177,3 @@ function buildHttp(req: Request, ctx: object, inputWire: Record<string, string>,
   };
 }
 
-const lower = (h: Record<string, string>) => Object.fromEntries(Object.entries(h).map(([k, v]) => [k.toLowerCase(), v]));
