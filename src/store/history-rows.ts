@@ -6,6 +6,8 @@ import { TEXT_CAP_BYTES, TRUNCATION_MARKER, type RunRecordStatus, type RunRow, t
 
 /** Cuts `s` to TEXT_CAP_BYTES of UTF-8 and appends the marker with the original size. */
 export function capText(s: string, cap = TEXT_CAP_BYTES): string {
+  // A UTF-16 unit is at most 3 bytes of UTF-8: short texts (most of them) need no count.
+  if (s.length * 3 <= cap) return s;
   const bytes = Buffer.byteLength(s, 'utf8');
   if (bytes <= cap) return s;
   // Decoding a cut in the middle of a character yields U+FFFD; drop it.
