@@ -39,11 +39,12 @@ const LAZY_MAX_WRITES = 2048;
 /**
  * WAL pages after which a commit also checkpoints (SQLite's default is 1000, 4 MiB). A run writes
  * a few KiB of history per record, so the default checkpoints every few hundred records, each time
- * copying and syncing pages that the next commits rewrite; 16,000 pages (64 MiB at 4 KiB) lets
- * those pages be copied once. The last connection to close checkpoints the rest and removes the
- * WAL file; a daemon's WAL stays at up to about that size, reused after each checkpoint.
+ * copying and syncing pages that the next commits rewrite. At 4,000 pages (16 MiB) a 10,000-record
+ * run checkpoints about twice while it runs, overlapping the waits on the vendor, and leaves less
+ * for the last connection's checkpoint at close (run benchmark, paired runs: 1,000 pages slowest,
+ * 2,000-4,000 a little ahead of 16,000). A daemon's WAL file stays at about that size.
  */
-const WAL_AUTOCHECKPOINT_PAGES = 16_000;
+const WAL_AUTOCHECKPOINT_PAGES = 4_000;
 
 /** Another process held the write lock longer than the busy timeout: worth retrying later. */
 function busyError(err: unknown, location: string, waitedMs: number): unknown {
