@@ -4,6 +4,7 @@ const benches = {
   validate: () => import('./validate.mjs'),
   run: () => import('./run.mjs'),
   rules: () => import('./rules.mjs'),
+  store: () => import('./store.mjs'),
   daemon: () => import('./daemon.mjs'),
   events: () => import('./events.mjs'),
   cluster: () => import('./cluster.mjs'),
