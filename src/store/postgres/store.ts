@@ -18,8 +18,6 @@ import { openPgSlotLocks } from './slot-locks.js';
 import { isoNow } from '../../clock.js';
 import { redactUrl } from './url.js';
 
-export { redactUrl };
-
 /** Key of the transaction-level advisory lock that serializes record writes ("skein-wr"). */
 export const WRITE_LOCK_KEY = 0x736b65696e77;
 /** Most commit() batches one group commit carries. */
