@@ -9,6 +9,7 @@ import type { Preset } from '../presets/registry.js';
 import { render } from '../template/render.js';
 import { isTemplate } from '../template/analyze.js';
 import { REDACTED } from './response.js';
+import { redactUrl } from '../url-redact.js';
 
 export interface BuiltRequest {
   method: string;
@@ -127,6 +128,8 @@ function buildUrl(base: string, query: Record<string, string>, shownInputs: Reco
   for (const [k, v] of Object.entries(query)) url.searchParams.set(k, v);
   const shownUrl = new URL(url);
   for (const k of [...shownUrl.searchParams.keys()]) if (shownInputs[k] === REDACTED) shownUrl.searchParams.set(k, REDACTED);
+  // A password in the base URL's user info (sent as Basic auth) is a secret like any other.
+  if (shownUrl.password) shownUrl.password = '***';
   const built = { url: url.toString(), shownUrl: shownUrl.toString(), pathname: url.pathname };
   if (key !== undefined) {
     if (urlCache.size >= 1000) urlCache.clear();
@@ -142,7 +145,7 @@ function buildHttp(req: Request, ctx: object, inputWire: Record<string, string>,
     try {
       new URL(base);
     } catch {
-      throw new SkeinError('request-url', `request URL ${JSON.stringify(base)} is not an absolute URL; check vars.qualys_api_url in skein.yaml`);
+      throw new SkeinError('request-url', `request URL ${JSON.stringify(redactUrl(base))} is not an absolute URL; check vars.qualys_api_url in skein.yaml`);
     }
     if (goodBases.size >= 1000) goodBases.clear();
     goodBases.add(base);

@@ -98,8 +98,7 @@ function parseCsvRows(text: string): ParsedImport {
   try {
     records = parseCsv(normalized, { info: true, relax_column_count: true, skip_empty_lines: true }) as unknown as typeof records;
   } catch (err) {
-    const e = err as Error & { lines?: number };
-    throw parseError(`invalid CSV: ${oneLine(e.message)}`, e.lines);
+    throw csvError(normalized, err as CsvParseFailure);
   }
   const [header, ...data] = records;
   if (!header) return { rows: [], rejected: [] };
@@ -126,6 +125,48 @@ function parseCsvRows(text: string): ParsedImport {
     out.rows.push({ line, fields });
   }
   return out;
+}
+
+interface CsvParseFailure extends Error {
+  code?: string;
+  /** Line where the parser stopped. */
+  lines?: number;
+  /** Bytes read before the record being parsed. */
+  bytes?: number;
+  column?: number;
+}
+
+/**
+ * The parser's messages quote the field's text (maybe a sensitive value) and describe its state
+ * rather than the fix: the common ones are said in our words, the rest without quoted text.
+ */
+function csvError(text: string, e: CsvParseFailure): ImportParseError {
+  switch (e.code) {
+    case 'CSV_QUOTE_NOT_CLOSED': {
+      // The parser reports the last line; the quote opened where the unfinished record began.
+      const start = e.bytes === undefined ? undefined : Buffer.from(text).subarray(0, e.bytes).toString().length;
+      const line = start === undefined ? e.lines : lineAt(text, start);
+      return parseError('invalid CSV: a quoted field opened in this row is never closed', line);
+    }
+    case 'INVALID_OPENING_QUOTE':
+      return parseError(`invalid CSV: a quote inside the unquoted field ${(e.column ?? 0) + 1}; quote the whole field and write each quote in it as ""`, e.lines);
+    case 'CSV_INVALID_CLOSING_QUOTE':
+      return parseError('invalid CSV: text follows a closing quote; write each quote inside a quoted field as ""', e.lines);
+    default:
+      return parseError(`invalid CSV: ${oneLine(e.message).replace(/"(?:[^"]|"")*"/g, '"…"')}`, e.lines);
+  }
+}
+
+/**
+ * A JSON.parse message without the excerpt V8 quotes from the input (`Unexpected token 'x',
+ * "{"pin":12x"... is not valid JSON`): the excerpt may hold a sensitive value.
+ */
+function jsonReason(err: Error): string {
+  const m = oneLine(err.message)
+    .replace(/,?\s*".*"(?:\.\.\.)? is not valid JSON$/, '')
+    // The unexpected character itself is kept only when it is JSON punctuation.
+    .replace(/^Unexpected token '([^'])'/, (all, ch: string) => ('{}[]:,"'.includes(ch) ? all : 'Unexpected character'));
+  return m === '' ? 'not valid JSON' : m;
 }
 
 function lineAt(text: string, offset: number): number {
@@ -189,7 +230,7 @@ function parseJsonArray(text: string): ParsedImport {
   try {
     data = JSON.parse(text);
   } catch (err) {
-    throw parseError(`invalid JSON: ${oneLine((err as Error).message)}`, jsonErrorLine(text, err as Error));
+    throw parseError(`invalid JSON: ${jsonReason(err as Error)}`, jsonErrorLine(text, err as Error));
   }
   if (!Array.isArray(data)) throw parseError('a JSON import file must hold an array of objects');
   const offsets = arrayElementOffsets(text);
@@ -219,7 +260,7 @@ function parseJsonLines(text: string): ParsedImport {
     try {
       el = JSON.parse(src);
     } catch (err) {
-      out.rejected.push({ line: i + 1, reason: `invalid JSON: ${oneLine((err as Error).message)}` });
+      out.rejected.push({ line: i + 1, reason: `invalid JSON: ${jsonReason(err as Error)}` });
       return;
     }
     if (isPlainObject(el)) out.rows.push({ line: i + 1, fields: el });

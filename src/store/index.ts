@@ -4,13 +4,13 @@ import { isAbsolute, join, resolve } from 'node:path';
 import { SkeinError } from '../errors.js';
 import type { ObjectDef } from '../workflow/objects.js';
 import type { PgStoreOptions } from './postgres/store.js';
-import { redactUrl } from './postgres/url.js';
+import { redactUrl } from '../url-redact.js';
 import { openSqliteStore, type SqliteStoreOptions } from './sqlite/store.js';
 import type { Store } from './types.js';
 
 export type * from './types.js';
 export { TEXT_CAP_BYTES, TRUNCATION_MARKER } from './types.js';
-export { redactUrl } from './postgres/url.js';
+export { redactUrl } from '../url-redact.js';
 
 /** Options for either back end; each ignores the other's. */
 export type StoreOptions = SqliteStoreOptions & PgStoreOptions;

@@ -202,6 +202,27 @@ describe('plan', () => {
     expect((await h.store.getRun(bad.runId))!.records[0]!.steps[0]!.request).toMatchObject({ url: expect.stringMatching(/nope\?x=\*{8}$/) });
     expect(JSON.stringify(await h.store.getRun(bad.runId))).not.toMatch(/Top|Secret/);
   });
+
+  it('masks a password in the base URL (user info, sent as Basic auth) in plans, run history and URL errors', async () => {
+    h = await harness();
+    const base = String(h.project.config.variables!.qualys_api_url).replace('//', '//sandbox_mgr:UrlSecret9@');
+    h.project.config = { ...h.project.config, variables: { ...h.project.config.variables, qualys_api_url: base } };
+    const u = h.sandbox.addUser({ role: 'scanner', first_name: 'U', last_name: 'I', email: 'ui@corp.test', status: 'Active' });
+    await h.store.upsertMany('users', [person('u.i', { status: 'Leaver', qualys_login: u.login, qualys_status: 'Active' })]);
+    const plan = await planWorkflow(h.project, h.store, h.workflow('qualys-deactivate-leavers'));
+    expect(plan.records[0]!.steps[0]!.request!.url).toMatch(/^http:\/\/sandbox_mgr:\*\*\*@127\.0\.0\.1:\d+\/msp\/user\.php\?action=deactivate$/);
+    const s = await runWorkflow(h.deps, h.workflow('qualys-deactivate-leavers'), { trigger: 'manual' });
+    expect(s.succeeded).toBe(1);
+    const run = JSON.stringify(await h.store.getRun(s.runId));
+    expect(run).toContain('sandbox_mgr:***@');
+    expect(run).not.toContain('UrlSecret9');
+    // Not an absolute URL: the error quotes it with the password hidden.
+    await h.store.upsertMany('users', [person('u.j', { status: 'Leaver', qualys_login: u.login, qualys_status: 'Active' })]);
+    h.project.config = { ...h.project.config, variables: { ...h.project.config.variables, qualys_api_url: 'qualys//sandbox_mgr:UrlSecret9@host' } };
+    const bad = await runWorkflow(h.deps, h.workflow('qualys-deactivate-leavers'), { trigger: 'manual' });
+    expect(bad.failures[0]!.error).toMatch(/not an absolute URL/);
+    expect(JSON.stringify(bad)).not.toContain('UrlSecret9');
+  });
 });
 
 describe('faults', () => {

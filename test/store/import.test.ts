@@ -23,6 +23,18 @@ describe('parseImport', () => {
     expect(() => parseImport('a,b\n"unclosed,2\n', 'csv')).toThrow(/invalid CSV/);
   });
 
+  it('names the line where an unclosed quote opens, and never quotes field text (it may be a secret)', () => {
+    expect(() => parseImport('username,email\nfine,x\n"unclosed,a@b.c\nok,b\n', 'csv')).toThrow(/^line 3: invalid CSV: a quoted field opened in this row is never closed$/);
+    const bad = (t: string) => { try { parseImport(t, 'csv'); } catch (e) { return (e as Error).message; } return 'parsed'; };
+    expect(bad('username,pin\nx,Hunter2Secret"x"\n')).toMatch(/^line 2: invalid CSV: a quote inside the unquoted field 2;/);
+    expect(bad('a,b\n"Hunter2"Secret,2\n')).toMatch(/^line 2: invalid CSV: text follows a closing quote/);
+    for (const t of ['username,pin\nx,Hunter2Secret"x"\n', 'a,b\n"Hunter2"Secret,2\n']) expect(bad(t)).not.toMatch(/Hunter/);
+    expect(() => parseImport('[{"pin":Hunter2Secret}]', 'json')).toThrow(/^line 1: invalid JSON: Unexpected character$/);
+    const jsonl = parseImport('{"pin":"ok"}\n{"pin":Hunter2Secret}\n{"pin": "x"} Hunter\n', 'jsonl').rejected;
+    expect(jsonl.map((r) => r.line)).toEqual([2, 3]);
+    expect(JSON.stringify(jsonl)).not.toMatch(/Hunter/);
+  });
+
   it('gives JSON array elements the line where each starts', () => {
     const parsed = parseImport(fixture('users.json'), 'json');
     expect(parsed.rows.map((r) => r.line)).toEqual([2, 7, 9, 13]);

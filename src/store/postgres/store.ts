@@ -16,7 +16,7 @@ import { PgRuns } from './runs.js';
 import { PgCluster } from './cluster.js';
 import { openPgSlotLocks } from './slot-locks.js';
 import { isoNow } from '../../clock.js';
-import { redactUrl } from './url.js';
+import { redactUrl } from '../../url-redact.js';
 
 /** Key of the transaction-level advisory lock that serializes record writes ("skein-wr"). */
 export const WRITE_LOCK_KEY = 0x736b65696e77;

@@ -1,5 +1,5 @@
-// Hiding the password of a PostgreSQL URL in messages. Its own module, without the driver:
-// SQLite runs load it (for their errors) and never load pg.
+// Hiding the password in URLs shown to people: PostgreSQL state URLs and vendor base URLs
+// (`http://user:secret@host`, whose user info becomes Basic auth). No driver import: SQLite runs use it.
 
 /** `postgres://user:secret@host/db` -> `postgres://user:***@host/db` (also bare `//:secret@`). */
 export function redactUrl(s: string): string {
