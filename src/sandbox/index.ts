@@ -50,6 +50,8 @@ export interface SandboxOptions {
   now?: () => number;
   /** JSON file to load state from on construction and to save to after every change. */
   stateFile?: string;
+  /** A background save of the state file failed (it is retried on the next change). Default: one line on stderr. */
+  onStateError?: (err: SkeinError) => void;
   /** Base URL in DOCTYPE lines. Default `https://qualysapi.qualys.com`. */
   dtdBase?: string;
   /** Serve the /__sandbox/ JSON control API. Default true. */
@@ -95,7 +97,8 @@ export class QualysSandbox {
     this.faultInjector = new FaultInjector(faults, deriveSeed(this.seed, 7));
     this.rng = seededRandom(this.seed);
     this.directory = this.freshDirectory();
-    this.writer = opts.stateFile ? new StateFileWriter(opts.stateFile, () => this.toJSON()) : null;
+    const onStateError = opts.onStateError ?? ((err: SkeinError) => void process.stderr.write(`skein sandbox: ${err.message} [${err.code}]\n`));
+    this.writer = opts.stateFile ? new StateFileWriter(opts.stateFile, () => this.toJSON(), onStateError) : null;
     if (opts.stateFile) {
       const saved = readStateFile(opts.stateFile);
       if (saved) this.load(saved);
@@ -110,6 +113,12 @@ export class QualysSandbox {
   /** Listens on `host:port` (default 127.0.0.1, port 0 = any free port). */
   async start(opts: { port?: number; host?: string } = {}): Promise<{ url: string; port: number }> {
     if (this.http) throw new SkeinError('sandbox-started', 'the sandbox is already started');
+    // The state file is written once before serving: a path that cannot be written fails here,
+    // not after a client was told its change succeeded.
+    if (this.writer) {
+      this.writer.schedule();
+      await this.writer.flush();
+    }
     const http = new SandboxHttpServer(this.runtime());
     const result = await http.listen(opts.port ?? 0, opts.host ?? '127.0.0.1');
     this.http = http;

@@ -84,6 +84,8 @@ export class StateFileWriter {
   constructor(
     private readonly path: string,
     private readonly snapshot: () => SandboxState,
+    /** A write started by the timer failed (nobody awaits it); the change stays pending. */
+    private readonly onError: (err: SkeinError) => void,
     private readonly delayMs = 100,
   ) {}
 
@@ -92,7 +94,7 @@ export class StateFileWriter {
     if (this.timer !== null) return;
     this.timer = setTimeout(() => {
       this.timer = null;
-      void this.flush();
+      this.flush().catch(this.onError);
     }, this.delayMs);
     this.timer.unref();
   }
@@ -107,8 +109,15 @@ export class StateFileWriter {
       if (!this.dirty) return;
       this.dirty = false;
       const tmp = `${this.path}.${process.pid}.tmp`;
-      await writeFile(tmp, JSON.stringify(this.snapshot(), null, 2) + '\n');
-      await rename(tmp, this.path);
+      try {
+        await writeFile(tmp, JSON.stringify(this.snapshot(), null, 2) + '\n');
+        await rename(tmp, this.path);
+      } catch (err) {
+        // Kept pending: the next change or flush tries again, and the users stay in memory.
+        this.dirty = true;
+        const reason = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+        throw new SkeinError('sandbox-state', `cannot write sandbox state file ${this.path} (${reason}); check that its folder exists and is writable`, { cause: err });
+      }
     };
     this.writing = this.writing.then(run, run);
     return this.writing;

@@ -1,6 +1,7 @@
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { tmpdir } from 'node:os';
 import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -104,5 +105,11 @@ describe('skein sandbox (child process)', () => {
     expect(await exited).toBe(0);
     expect(out).toContain('Qualys sandbox stopped.');
     expect(err).toBe('');
+  });
+
+  it('exits 1 at once, with one line, when its --state file cannot be written', () => {
+    const r = spawnSync(process.execPath, ['bin/skein.js', 'sandbox', 'qualys', '--port', '0', '--state', join(tmpdir(), 'skein-no-such-dir', 'x', 'state.json')], { cwd: ROOT, encoding: 'utf8', timeout: 20_000 });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/^skein sandbox: cannot write sandbox state file .*state\.json \(ENOENT\); check that its folder exists and is writable \[sandbox-state\]\n$/);
   });
 });

@@ -1,7 +1,7 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { QualysSandbox, loadAccountsFile } from '../../src/sandbox/index.js';
 import { addParams, call, ret, startSandbox } from './helpers.js';
 
@@ -85,6 +85,25 @@ describe('state file', () => {
     const second = new QualysSandbox({ seed: 1, stateFile: file });
     expect(second.findUser('quayscw1')).toMatchObject({ external_id: 'P-1', status: 'Pending Activation' });
     await second.stop();
+  });
+
+  it('refuses to start when the state file cannot be written, and reports a later failed save without losing the change', async () => {
+    const dir = tempDir();
+    const missing = new QualysSandbox({ stateFile: join(dir, 'no', 'such', 'state.json') });
+    await expect(missing.start({ port: 0 })).rejects.toMatchObject({ code: 'sandbox-state', message: expect.stringMatching(/cannot write sandbox state file .*state\.json \(ENOENT\)/) });
+    const errors: string[] = [];
+    const sub = join(dir, 'sub');
+    mkdirSync(sub);
+    const sandbox = new QualysSandbox({ seed: 1, stateFile: join(sub, 'state.json'), onStateError: (e) => errors.push(`${e.code}: ${e.message}`) });
+    const { url } = await sandbox.start({ port: 0 });
+    rmSync(sub, { recursive: true });
+    const added = await call(url, 'user.php', addParams({ external_id: 'P-2' }));
+    expect(added.body).toContain('SUCCESS');
+    await vi.waitFor(() => expect(errors).toEqual([expect.stringMatching(/^sandbox-state: cannot write sandbox state file .*ENOENT/)]));
+    // Still serving; once the folder is back, the pending change is saved.
+    mkdirSync(sub);
+    await sandbox.stop();
+    expect(JSON.parse(readFileSync(join(sub, 'state.json'), 'utf8')).subscriptions[0].users.map((u: { external_id?: string }) => u.external_id)).toContain('P-2');
   });
 
   it('rejects a state file that is not a sandbox state', () => {

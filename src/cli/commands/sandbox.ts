@@ -70,6 +70,7 @@ export async function runSandbox(args: string[], io: Io, signal: AbortSignal): P
   try {
     started = await sandbox.start({ port, host });
   } catch (err) {
+    if (err instanceof SkeinError) throw err;
     throw new SkeinError('sandbox-listen', `cannot listen on ${host}:${port}: ${(err as Error).message}`, { cause: err });
   }
   printBanner(io, sandbox, started.url, options);
