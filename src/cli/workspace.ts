@@ -41,10 +41,13 @@ export function loadCheckedProject(dir: string, io: Io, onlyWorkflow?: string): 
   // A suppressed finding does not make its workflow unrunnable.
   const configBroken = diags.some((d) => project.configDiagnostics.some((c) => c.file === d.file));
   for (const w of project.workflows) w.valid = w.def !== undefined && !configBroken && !diags.some((d) => d.file === w.file);
+  // When no readable workflow has the name, it may be one whose file does not parse: those
+  // files' errors are shown rather than a bare "no workflow named".
+  const named = onlyWorkflow === undefined || project.workflows.some((w) => w.def?.name === onlyWorkflow);
   const relevant = diags.filter((d) => {
     if (!onlyWorkflow) return true;
     const wf = project.workflows.find((w) => w.file === d.file);
-    return !wf || wf.def?.name === onlyWorkflow || project.configDiagnostics.includes(d);
+    return !wf || wf.def?.name === onlyWorkflow || (!named && wf.def === undefined) || project.configDiagnostics.includes(d);
   });
   if (relevant.length) {
     throw new SkeinError('invalid-workflows', `${relevant.length} validation error(s); fix them first (skein validate ${dir}):\n${formatText(relevant)}`);

@@ -1,6 +1,6 @@
 // plan / run / runs through the CLI, in-process and as a child process, against the sandbox.
 import { execFile } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -132,6 +132,20 @@ steps:
     const r = await runCli(['run', 'qualys-create-usr'], dir, ENV);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/no workflow named "qualys-create-usr".*did you mean "qualys-create-user"\?.*\[unknown-workflow\]$/m);
+  });
+
+  it('a named workflow whose file does not parse is reported at its line, not as unknown', async () => {
+    const file = join(dir, 'workflows', 'qualys-create-user.yaml');
+    writeFileSync(file, readFileSync(file, 'utf8').replace('\nsteps:', '\n\tbroken: x\nsteps:'));
+    for (const cmd of ['plan', 'run']) {
+      const r = await runCli([cmd, 'qualys-create-user', '--all', ...withUrl()], dir, ENV);
+      expect(r.code, cmd).toBe(1);
+      expect(r.stderr, cmd).toMatch(/qualys-create-user\.yaml:\d+:1: error tab used for indentation.*\[yaml-tab-indent\]/);
+      expect(r.stderr, cmd).toMatch(/\[invalid-workflows\]$/m);
+      expect(r.stderr, cmd).not.toContain('unknown-workflow');
+    }
+    // Another workflow still runs: the broken file is not its concern.
+    expect((await runCli(['plan', 'qualys-deactivate-leavers', '--all', ...withUrl()], dir)).code).toBe(0);
   });
 
   it('as a child process: a missing credential variable stops the run before any request, in one line', async () => {
