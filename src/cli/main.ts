@@ -71,9 +71,9 @@ function reportError(err: unknown, commandName: string, io: Io, debug: boolean):
     if (debug && err.stack) println(io.stderr, err.stack);
     return err.code === 'unreadable-path' ? EXIT.USAGE : EXIT.FAILED;
   }
-  println(io.stderr, `skein ${commandName}: internal error: ${oneLine((err as Error)?.message ?? String(err))} [internal]`);
+  const hint = debug ? '' : '; run again with --debug for a stack trace';
+  println(io.stderr, `skein ${commandName}: internal error: ${oneLine((err as Error)?.message ?? String(err))}${hint} [internal]`);
   if (debug && err instanceof Error && err.stack) println(io.stderr, err.stack);
-  else println(io.stderr, 'run again with --debug for a stack trace');
   return EXIT.FAILED;
 }
 

@@ -6,6 +6,7 @@ import { SkeinError } from '../../src/errors.js';
 import { defaultStatePath, openStore } from '../../src/store/index.js';
 import { LATEST_VERSION, MIGRATIONS } from '../../src/store/sqlite/migrations.js';
 import { openSqliteStore } from '../../src/store/sqlite/store.js';
+import { storeError } from '../../src/store/sqlite/errors.js';
 import { tempDir, testObjects } from './helpers.js';
 
 function versions(file: string): number[] {
@@ -61,6 +62,48 @@ describe('migrations', () => {
     const file = path.join(tempDir(), 'state.db');
     fs.writeFileSync(file, 'this is not sqlite, just some text that is long enough to have a header'.repeat(10));
     await expect(openSqliteStore(file, testObjects())).rejects.toMatchObject({ code: 'store-open-failed' });
+  });
+
+  it('refuses another program\'s SQLite file without writing to it', async () => {
+    const file = path.join(tempDir(), 'other.db');
+    const other = new Database(file);
+    other.exec('CREATE TABLE records (x INTEGER); CREATE TABLE notes (body TEXT)');
+    other.close();
+    const before = fs.readFileSync(file);
+    await expect(openSqliteStore(file, testObjects())).rejects.toMatchObject({
+      code: 'store-foreign',
+      message: expect.stringMatching(/other\.db is not a skein store \(it holds other tables: notes, records\); use another --state file$/),
+    });
+    expect(fs.readFileSync(file).equals(before)).toBe(true);
+  });
+
+  it('leaves no trace when a migration fails: schema_migrations comes with the first one', async () => {
+    const file = path.join(tempDir(), 'state.db');
+    // An empty database whose first migration cannot run (one of its names is taken by a view).
+    const db = new Database(file);
+    db.exec('CREATE VIEW records AS SELECT 1 AS x');
+    db.close();
+    await expect(openSqliteStore(file, testObjects())).rejects.toMatchObject({ code: 'store-open-failed' });
+    const after = new Database(file, { readonly: true });
+    expect(after.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").pluck().all()).toEqual([]);
+    after.close();
+  });
+
+  it('turns a write refused by SQLite into store-read-only naming the file', () => {
+    const file = path.join(tempDir(), 'ro.db');
+    new Database(file).exec('CREATE TABLE t (x)');
+    const ro = new Database(file, { readonly: true });
+    let raw: unknown;
+    try {
+      ro.exec('INSERT INTO t VALUES (1)');
+    } catch (err) {
+      raw = err;
+    }
+    ro.close();
+    const mapped = storeError(raw, file, 5000);
+    expect(mapped).toMatchObject({ code: 'store-read-only', message: expect.stringContaining(`state database ${file} cannot be written (SQLITE_READONLY)`) });
+    const other = new Error('x');
+    expect(storeError(other, file, 5000)).toBe(other);
   });
 });
 

@@ -163,26 +163,40 @@ function currentVersion(db: Database.Database): number {
  * apply it. Throws `store-too-new` when the file was written by a newer skein.
  */
 export function migrate(db: Database.Database, location: string, now: () => string): { from: number; to: number } {
-  db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
+  // Created in the first migration's transaction: a migration that fails leaves no trace.
+  const createTable = `CREATE TABLE IF NOT EXISTS schema_migrations (
     version    INTEGER PRIMARY KEY,
     name       TEXT NOT NULL,
     applied_at TEXT NOT NULL
-  )`);
-  const from = currentVersion(db);
+  )`;
+  const hasTable = () => db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'").get() !== undefined;
+  const from = hasTable() ? currentVersion(db) : 0;
   if (from > LATEST_VERSION) {
     throw new SkeinError(
       'store-too-new',
       `state database ${location} has schema version ${from}, but this skein knows versions up to ${LATEST_VERSION}; upgrade skein or use another --state file`,
     );
   }
-  const insert = db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)');
   for (const m of MIGRATIONS) {
+    if (from >= m.version) continue;
     const apply = db.transaction(() => {
+      db.exec(createTable);
       if (currentVersion(db) >= m.version) return;
       db.exec(m.sql);
-      insert.run(m.version, m.name, now());
+      db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(m.version, m.name, now());
     });
     apply.immediate();
   }
-  return { from, to: currentVersion(db) };
+  return { from, to: hasTable() ? currentVersion(db) : 0 };
+}
+
+/**
+ * Refuses a database that holds tables but no skein schema (another program's file given as
+ * --state) before anything is written to it; migrating it would mix our tables into theirs.
+ */
+export function refuseForeignDatabase(db: Database.Database, location: string): void {
+  const tables = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name").all() as Array<{ name: string }>).map((r) => r.name);
+  if (tables.length === 0 || tables.includes('schema_migrations')) return;
+  const shown = tables.slice(0, 5).join(', ') + (tables.length > 5 ? ', ...' : '');
+  throw new SkeinError('store-foreign', `state database ${location} is not a skein store (it holds other tables: ${shown}); use another --state file`);
 }

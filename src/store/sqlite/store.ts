@@ -9,7 +9,8 @@ import Database from 'better-sqlite3';
 import { SkeinError } from '../../errors.js';
 import type { ObjectDef } from '../../workflow/objects.js';
 import type { ClaimEventsOptions, CommitOptions, RunnerInfo, Store, StoreTx, WriteOp } from '../types.js';
-import { migrate } from './migrations.js';
+import { migrate, refuseForeignDatabase } from './migrations.js';
+import { storeError } from './errors.js';
 import { SqliteRecords } from './records.js';
 import { SqliteRuns } from './runs.js';
 import { SqliteCluster } from './cluster.js';
@@ -46,15 +47,6 @@ const LAZY_MAX_WRITES = 2048;
  */
 const WAL_AUTOCHECKPOINT_PAGES = 4_000;
 
-/** Another process held the write lock longer than the busy timeout: worth retrying later. */
-function busyError(err: unknown, location: string, waitedMs: number): unknown {
-  const code = (err as { code?: unknown })?.code;
-  if (typeof code !== 'string' || !/^SQLITE_(BUSY|LOCKED)/.test(code)) return err;
-  return new SkeinError('store-busy', `state database ${location} is locked by another process (waited ${waitedMs} ms)`, {
-    cause: err,
-    retryable: true,
-  });
-}
 
 class SqliteStore implements Store {
   readonly location: string;
@@ -115,7 +107,7 @@ class SqliteStore implements Store {
         return fn();
       })
       .catch((err: unknown) => {
-        throw busyError(err, this.location, this.busyTimeoutMs);
+        throw storeError(err, this.location, this.busyTimeoutMs);
       });
     this.queue = run.catch(() => undefined);
     return run;
@@ -196,14 +188,14 @@ class SqliteStore implements Store {
           } catch (err) {
             c.rollbackTo.run();
             c.release.run();
-            return { ok: false, value: err };
+            return { ok: false, value: storeError(err, this.location, this.busyTimeoutMs) };
           }
         });
       }
       c.commit.run();
     } catch (err) {
       if (this.db.inTransaction) this.db.exec('ROLLBACK');
-      const e = busyError(err, this.location, this.busyTimeoutMs);
+      const e = storeError(err, this.location, this.busyTimeoutMs);
       for (const op of ops) op.reject(e);
       return;
     }
@@ -374,6 +366,8 @@ export async function openSqliteStore(path: string, objects: Map<string, ObjectD
   try {
     if (path !== ':memory:') makeDirs(dirname(path));
     db = new Database(path);
+    // Before anything writes to it (WAL mode changes the file's header).
+    refuseForeignDatabase(db, path);
     db.pragma('journal_mode = WAL');
     db.pragma(`busy_timeout = ${busyTimeoutMs}`);
     db.pragma('foreign_keys = ON');
