@@ -81,6 +81,16 @@ describe('skein records import', () => {
     expect(bad.stderr).toMatch(/^skein records: bad\.json:3: invalid JSON: .*; nothing imported \[import-parse\]\n$/);
   });
 
+  it('a --dir that does not exist (or is a file) is bad usage, not a silent fallback to the built-in fields', async () => {
+    fs.writeFileSync(path.join(cwd, 'people.csv'), 'username,email\na,a@x\n');
+    for (const dir of ['workflowz', 'people.csv']) {
+      const r = await skein('records', 'import', 'people.csv', '--dir', dir);
+      expect(r.code, dir).toBe(2);
+      expect(r.stderr, dir).toMatch(new RegExp(`^skein records: --dir .*${dir.replace('.', '\\.')}: no such directory \\[unreadable-path\\]\n$`));
+    }
+    expect((await skein('records', 'list', '--format', 'json')).stdout.trim()).toBe('[]');
+  });
+
   it('a state path whose directory cannot be made fails at once (Node 20 spins on a recursive mkdir under /proc)', async () => {
     const r = await skein('records', 'set', 'z', 'email=z@x', '--state', '/proc/skein-nope/state.db');
     expect(r.code).toBe(1);

@@ -88,7 +88,7 @@ interface Context {
 }
 
 async function context(values: Values, io: Io): Promise<Context> {
-  const objects = await loadObjectDefsForCli(resolve(io.cwd, (values.dir as string | undefined) ?? 'workflows'));
+  const objects = await loadObjectDefsForCli(resolve(io.cwd, (values.dir as string | undefined) ?? 'workflows'), { explicit: values.dir !== undefined });
   const name = (values.object as string | undefined) ?? 'users';
   const def = objects.get(name);
   if (!def) throw new UsageError(`unknown object "${name}"; objects: ${[...objects.keys()].sort().join(', ')}`);
