@@ -144,12 +144,18 @@ function scanMustaches(text: string): ({ message: string } & TemplatePos) | unde
     let end = close + 2;
     if (text.startsWith('{{{', i) && text[end] === '}') end++;
     const inner = text.slice(i + 2, close).replace(/^[{~]/, '').trim();
+    const parens = subExpressionDepth(inner);
+    if (parens > MAX_NESTING) {
+      return { message: `template syntax error: sub-expressions "(...)" nest ${parens} deep; at most ${MAX_NESTING}`, index: i, length: end - i };
+    }
     const m = /^([#^/])\s*[>*]?\s*([^\s}~()]+)/.exec(inner);
     if (m && !text.startsWith('{{!', i)) {
       const [, kind, name] = m as unknown as [string, string, string];
       const tag = { name, index: i, length: end - i };
-      if (kind !== '/') open.push(tag);
-      else {
+      if (kind !== '/') {
+        open.push(tag);
+        if (open.length > MAX_NESTING) return { message: `template syntax error: blocks nest more than ${MAX_NESTING} deep`, ...pos(tag) };
+      } else {
         const top = open.pop();
         if (!top) return { message: `template syntax error: {{/${name}}} closes no block; remove it or add {{#${name} ...}} before it`, ...pos(tag) };
         if (top.name !== name) return { message: `template syntax error: {{/${name}}} closes {{#${top.name}}}; write {{/${top.name}}} here`, ...pos(tag) };
@@ -163,6 +169,27 @@ function scanMustaches(text: string): ({ message: string } & TemplatePos) | unde
 }
 
 const pos = (t: TemplatePos): TemplatePos => ({ index: t.index, length: t.length });
+
+/**
+ * Deepest nesting of blocks, and of sub-expressions in one tag. Handlebars' compiler and our
+ * checks recurse per level: thousands of levels overflow the stack; real templates use a few.
+ */
+export const MAX_NESTING = 64;
+
+/** How deep "(" nest in a tag's text, outside string literals. */
+function subExpressionDepth(inner: string): number {
+  let depth = 0;
+  let max = 0;
+  let quote = '';
+  for (const ch of inner) {
+    if (quote) {
+      if (ch === quote) quote = '';
+    } else if (ch === '"' || ch === "'") quote = ch;
+    else if (ch === '(') max = Math.max(max, ++depth);
+    else if (ch === ')') depth--;
+  }
+  return max;
+}
 
 /** Jison token names in Handlebars parse errors, as a user would write them. */
 const TOKENS: Record<string, string> = {
