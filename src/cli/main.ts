@@ -1,6 +1,7 @@
 // CLI entry: parse the command name and global flags, dispatch, turn results into exit codes.
 // The only module that sets process.exitCode.
 import { createRequire } from 'node:module';
+import v8 from 'node:v8';
 import { commands } from './commands/index.js';
 import { UsageError } from './command.js';
 import { EXIT } from './exit-codes.js';
@@ -77,8 +78,19 @@ function reportError(err: unknown, commandName: string, io: Io, debug: boolean):
   return EXIT.FAILED;
 }
 
+/**
+ * Rule patterns (`matches:`) come from workflow files and are run against every record: a pattern
+ * such as `(a+)+$` backtracks exponentially on a near-miss and would hang a run or the daemon.
+ * V8 then switches that match to its linear-time engine (patterns without backreferences or
+ * lookaround; the others keep backtracking, see docs/workflow-format.md).
+ */
+export function guardRegexBacktracking(): void {
+  v8.setFlagsFromString('--enable-experimental-regexp-engine-on-excessive-backtracks');
+}
+
 /** Process entry used by bin/skein.js. */
 export function runMain(): void {
+  guardRegexBacktracking();
   main(process.argv.slice(2), processIo()).then(
     (code) => {
       process.exitCode = code;

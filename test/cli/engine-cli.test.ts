@@ -134,6 +134,17 @@ steps:
     expect(r.stderr).toMatch(/no workflow named "qualys-create-usr".*did you mean "qualys-create-user"\?.*\[unknown-workflow\]$/m);
   });
 
+  it('as a child process: a rule pattern that backtracks exponentially does not hang plan', async () => {
+    const file = join(dir, 'workflows', 'qualys-create-user.yaml');
+    writeFileSync(file, readFileSync(file, 'utf8').replace('      equals: Active\n', '      equals: Active\n    - field: title\n      matches: "(a+)+$"\n'));
+    expect((await runCli(['records', 'import', 'people.csv'], dir)).code).toBe(0);
+    expect((await runCli(['records', 'set', 'ada', `title=${'a'.repeat(40)}!`], dir)).code).toBe(0);
+    expect((await runCli(['records', 'set', 'bob', `title=${'a'.repeat(40)}`], dir)).code).toBe(0);
+    // Backtracking would take about 2^40 steps here; the process is given 30 s.
+    const { stdout } = await promisify(execFile)(process.execPath, [join(root, 'bin', 'skein.js'), 'plan', 'qualys-create-user', '--all', '--format', 'json', ...withUrl()], { cwd: dir, timeout: 30_000 });
+    expect((JSON.parse(stdout) as { records: Array<{ key: string }> }).records.map((r) => r.key)).toEqual(['bob']);
+  });
+
   it('a named workflow whose file does not parse is reported at its line, not as unknown', async () => {
     const file = join(dir, 'workflows', 'qualys-create-user.yaml');
     writeFileSync(file, readFileSync(file, 'utf8').replace('\nsteps:', '\n\tbroken: x\nsteps:'));
