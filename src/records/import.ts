@@ -226,6 +226,8 @@ function arrayElementOffsets(text: string): number[] {
 }
 
 function parseJsonArray(text: string): ParsedImport {
+  // An empty file imports nothing, as an empty CSV or JSONL file does.
+  if (text.trim() === '') return { rows: [], rejected: [] };
   let data: unknown;
   try {
     data = JSON.parse(text);

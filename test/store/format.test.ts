@@ -28,6 +28,13 @@ describe('formatRecords', () => {
     );
   });
 
+  it('table: control characters are shown as escapes, never sent to the terminal', () => {
+    const out = formatRecords([rec('eve', { first_name: 'E\u001b[2J\u0007ve\r' })], users, 'table');
+    expect(out.split('\n')[1]).toBe('eve       E\\u001b[2J\\u0007ve\\u000d');
+    expect(out).not.toMatch(/[\u0000-\u0009\u000b-\u001f]/);
+    expect(formatRecord(rec('eve', { first_name: '\u001b]0;x\u0007' }), users, 'table')).toContain('first_name    \\u001b]0;x\\u0007');
+  });
+
   it('json: flat objects, masked unless reveal', () => {
     expect(JSON.parse(formatRecords(records, users, 'json'))[0]).toEqual({ username: 'alice', email: 'alice@example.com', api_token: MASK, risk_score: 7 });
     expect(JSON.parse(formatRecords(records, users, 'json', { reveal: true }))[0].api_token).toBe('s3cret');

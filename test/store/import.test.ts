@@ -41,6 +41,7 @@ describe('parseImport', () => {
     expect(parsed.rejected).toEqual([{ line: 8, reason: 'element 3 is string, not an object' }]);
     expect(parseImport('[{"a":"[,{"},\n{"b":"\\"]"}]', 'json').rows.map((r) => r.line)).toEqual([1, 2]);
     expect(parseImport('[]', 'json').rows).toEqual([]);
+    for (const format of ['csv', 'json', 'jsonl'] as const) for (const text of ['', '\n']) expect(parseImport(text, format), format).toEqual({ rows: [], rejected: [] });
   });
 
   it('refuses a JSON file that is not an array, or not JSON, naming the line', () => {
