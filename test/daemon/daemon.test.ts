@@ -78,9 +78,13 @@ describe('skein daemon', () => {
     expect(rec.qualys_login).toMatch(/^quays/);
     expect(rec.qualys_password).toBe('********');
 
-    // Metrics in Prometheus text.
-    const metrics = await (await fetch(`${url}/metrics`)).text();
-    expect(metrics).toMatch(/skein_runs_total\{workflow="qualys-create-user",trigger="event",status="succeeded"\} 1/);
+    // Metrics in Prometheus text. A run is counted once its pass over the pending events returns,
+    // a moment after its row says finished.
+    const runsLine = /skein_runs_total\{workflow="qualys-create-user",trigger="event",status="succeeded"\} 1/;
+    const metrics = await waitFor(async () => {
+      const text = await (await fetch(`${url}/metrics`)).text();
+      return runsLine.test(text) ? text : undefined;
+    }, 2000);
     expect(metrics).toMatch(/skein_steps_total\{workflow="qualys-create-user",step="create",status="succeeded"\} 1/);
     expect(metrics).toMatch(/skein_step_duration_seconds_count\{workflow="qualys-create-user",step="create"\} 1/);
     expect(metrics).toMatch(/skein_workflows\{state="invalid"\} 1/);
