@@ -98,9 +98,9 @@ export function resolveAccounts(
     if (seen.has(a.username)) problems.push(`${where}: duplicate username "${a.username}"`);
     seen.add(a.username);
     if (typeof a.password !== 'string' || a.password === '') problems.push(`${where}.password must be a non-empty string`);
-    if (!(API_ACCOUNT_ROLES as readonly string[]).includes(a.role)) {
-      problems.push(`${where}.role "${String(a.role)}" is not one of ${[...API_ACCOUNT_ROLES].sort().join(', ')}`);
-    }
+    const roles = [...API_ACCOUNT_ROLES].sort().join(', ');
+    if (a.role === undefined || a.role === null) problems.push(`${where}.role is missing; give one of ${roles}`);
+    else if (!(API_ACCOUNT_ROLES as readonly string[]).includes(a.role)) problems.push(`${where}.role "${String(a.role)}" is not one of ${roles}`);
     const bu = a.business_unit ?? UNASSIGNED_BU;
     if (a.role === 'unit_manager' && bu === UNASSIGNED_BU) problems.push(`${where}: a unit_manager needs a business_unit other than Unassigned`);
     if (a.role === 'manager' && bu !== UNASSIGNED_BU) problems.push(`${where}: a manager belongs to business unit Unassigned`);
