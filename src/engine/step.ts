@@ -100,6 +100,11 @@ async function execute(step: Step, preset: Preset | undefined, context: Record<s
     const parsed = readResponse(def, res.status, res.body);
     const base = { request: built.shown, status: res.status, headers: res.headers, response: parsed, attempts: res.attempts, durationMs: Date.now() - started };
     if (parsed.ok) return { outcome: 'succeeded', ...base };
+    if (parsed.parseError && !built.idempotent) {
+      // Accepted at the HTTP level but unreadable: it may well have taken effect (and an answer
+      // with a generated password is lost), so it is in doubt, not failed, and never re-sent blindly.
+      return { outcome: 'unknown', ...base, error: inDoubt(built, `the answer (HTTP ${res.status}) could not be read: ${parsed.parseError}`), errorCode: 'response-unreadable' };
+    }
     const why = parsed.parseError
       ? `unreadable answer (HTTP ${res.status}): ${parsed.parseError}`
       : `${vendorName(def)} answered ${res.status >= 200 && res.status < 300 ? 'FAILED' : `HTTP ${res.status}`}${parsed.code ? ` ${parsed.code}` : ''}${parsed.message ? `: ${oneLine(parsed.message)}` : ''}`;
@@ -109,17 +114,18 @@ async function execute(step: Step, preset: Preset | undefined, context: Record<s
     if (err instanceof HttpError) {
       const parsed = err.body !== undefined && err.status !== undefined ? readResponse(def, err.status, err.body) : undefined;
       const detail = parsed?.code ? ` (${vendorName(def)} ${parsed.code}${parsed.message ? `: ${oneLine(parsed.message)}` : ''})` : '';
+      // A server error does not say the call did nothing (Qualys may fail after applying it).
+      const serverError = err.kind === 'status' && (err.status ?? 0) >= 500 && !built.idempotent;
+      const doubt = err.kind === 'maybe-sent' ? 'the connection failed after the request was sent' : serverError ? `${vendorName(def)} answered HTTP ${err.status}${detail}` : undefined;
       return {
-        outcome: err.kind === 'maybe-sent' ? 'unknown' : 'failed',
+        outcome: doubt ? 'unknown' : 'failed',
         request: built.shown,
         status: err.status,
         headers: err.headers ?? {},
         response: parsed,
         attempts: err.attempts,
         durationMs,
-        error: err.kind === 'maybe-sent'
-          ? `outcome unknown: the connection failed after the request was sent, and ${built.method} ${built.script} is not safe to repeat; check the vendor before retrying`
-          : `${err.message}${detail}`,
+        error: doubt ? inDoubt(built, doubt) : `${err.message}${detail}`,
         errorCode: err.code,
       };
     }
@@ -127,6 +133,10 @@ async function execute(step: Step, preset: Preset | undefined, context: Record<s
     return { outcome: 'failed', request: built.shown, headers: {}, attempts: 1, durationMs, error: String(e.message).split('\n')[0], errorCode: e.code ?? 'internal' };
   }
 }
+
+/** The error of a call that may have taken effect and is not safe to send again. */
+const inDoubt = (built: BuiltRequest, why: string) =>
+  `outcome unknown: ${why}, and ${built.method} ${built.script} is not safe to repeat; check the vendor before retrying`;
 
 const vendorName = (def: Request) => ((def.script ?? '').endsWith('.php') ? 'Qualys' : 'the server');
 const oneLine = (s: string) => s.replace(/\s+/g, ' ').trim().slice(0, 300);

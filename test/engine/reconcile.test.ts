@@ -41,6 +41,26 @@ describe('reconciliation of create_user', () => {
     expect(h.sandbox.stats().byScript['user_list.php']?.requests).toBe(1);
   });
 
+  for (const fault of ['500', 'malformed'] as const) {
+    for (const phase of ['after', 'before'] as const) {
+      it(`a create answered ${fault === '500' ? 'HTTP 500' : 'with unreadable XML'} (${phase === 'after' ? 'applied' : 'not applied'}) is in doubt, and the next run checks before sending`, async () => {
+        h = await harness({ sandbox: { faults: `${fault}:script=user:action=add:phase=${phase}:times=1` } });
+        await h.store.upsertMany('users', [person('ada.lovelace')]);
+        const first = await runWorkflow(h.deps, h.workflow('qualys-create-user'), { trigger: 'manual' });
+        expect(first.steps.create!.unknown, JSON.stringify(first)).toBe(1);
+        expect(first.failures[0]!.error).toMatch(/outcome unknown: .*, and POST user\.php is not safe to repeat; check the vendor before retrying/);
+        const second = await runWorkflow(h.deps, h.workflow('qualys-create-user'), { trigger: 'manual' });
+        expect(second).toMatchObject({ matched: 1, succeeded: 1 });
+        const inQualys = h.sandbox.users().filter((u) => u.email === 'ada.lovelace@corp.test');
+        expect(inQualys).toHaveLength(1);
+        expect((await h.store.getRecord('users', 'ada.lovelace'))!.fields.qualys_login).toBe(inQualys[0]!.login);
+        // Looked up before anything else: an add only when the first one did not take effect.
+        expect(h.sandbox.stats().byScript['user_list.php']?.requests).toBe(1);
+        expect(h.sandbox.stats().byScript['user.php']?.requests).toBe(phase === 'after' ? 1 : 2);
+      });
+    }
+  }
+
   it('a crash mid-call whose create did not happen is sent again, once', async () => {
     h = await harness();
     await h.store.upsertMany('users', [person('grace.hopper')]);

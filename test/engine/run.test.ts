@@ -235,14 +235,15 @@ describe('faults', () => {
     expect(h.sandbox.findUser(u.login)!.status).toBe('Inactive');
   });
 
-  it('never re-sends create_user after a 500, and reports the failure', async () => {
+  it('never re-sends create_user after a 500, and reports it in doubt (Qualys may have applied it)', async () => {
     h = await harness({ sandbox: { faults: '500:1' } });
     await h.store.upsertMany('users', [person('ada.lovelace')]);
     const s = await runWorkflow(h.deps, h.workflow('qualys-create-user'), { trigger: 'manual' });
     expect(s.failed).toBe(1);
     expect(h.sandbox.stats().requests).toBe(1);
     const run = await h.store.getRun(s.runId);
-    expect(run!.records[0]!.steps[0]).toMatchObject({ status: 'failed', attempts: 1 });
+    expect(run!.records[0]!.steps[0]).toMatchObject({ status: 'unknown', attempts: 1, http_status: 500 });
+    expect(run!.records[0]!.steps[0]!.error).toMatch(/^outcome unknown: Qualys answered HTTP 500 \(Qualys 999: Internal Error\)/);
   });
 
   it('marks create_user unknown when the connection drops after Qualys applied it', async () => {
