@@ -186,6 +186,7 @@ export function readResponse(req: Pick<Request, 'response' | 'outputs'>, status:
     const t = scalarText(v);
     if (c.equals !== undefined) return t === c.equals;
     if (c.in) return t !== undefined && c.in.includes(t);
+    if (c.not_in) return t === undefined || !c.not_in.includes(t);
     return v !== undefined;
   });
   const red = redact(body, tree, req.response?.redact ?? []);

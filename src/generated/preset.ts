@@ -267,7 +267,7 @@ error_message?: string[]
 redact?: string[]
 }
 /**
- * A check on the parsed body: `path` (dot path, @attr for XML attributes) with `equals`, `in` or `exists` (false: the path must be absent).
+ * A check on the parsed body: `path` (dot path, @attr for XML attributes) with `equals`, `in`, `not_in` or `exists` (false: the path must be absent).
  */
 export interface Check {
 /**
@@ -282,6 +282,10 @@ equals?: string
  * The value is one of these strings.
  */
 in?: string[]
+/**
+ * The value is none of these strings; an absent path passes (e.g. a RETURN status that may be missing but must not be FAILED).
+ */
+not_in?: string[]
 /**
  * The path exists (true) or not (false).
  */

@@ -70,6 +70,16 @@ describe('hostile answers', () => {
     expect((await h.store.getRecord('users', 'h.u'))!.fields.qualys_status).toBe('Active');
   });
 
+  it('reads a user list answered with RETURN status="FAILED" as a failure, never as an empty list', () => {
+    const list = getPreset('qualys.list_users')!.request;
+    const failed = '<?xml version="1.0" encoding="UTF-8" ?>\n<USER_LIST_OUTPUT>\n  <RETURN status="FAILED" number="2012">\n    <MESSAGE><![CDATA[Access denied]]></MESSAGE>\n  </RETURN>\n</USER_LIST_OUTPUT>\n';
+    expect(readResponse(list, 200, failed)).toMatchObject({ ok: false, code: '2012', message: 'Access denied' });
+    const empty = '<?xml version="1.0" encoding="UTF-8" ?>\n<USER_LIST_OUTPUT><USER_LIST/></USER_LIST_OUTPUT>\n';
+    expect(readResponse(list, 200, empty).ok).toBe(true);
+    const withReturn = '<USER_LIST_OUTPUT><RETURN status="SUCCESS"/><USER_LIST><USER><USER_LOGIN>a</USER_LOGIN></USER></USER_LIST></USER_LIST_OUTPUT>';
+    expect(readResponse(list, 200, withReturn).ok).toBe(true);
+  });
+
   it('does not expand an XML entity bomb', () => {
     const lol = '<!ENTITY a "aaaaaaaaaa">' + Array.from({ length: 8 }, (_, i) => `<!ENTITY ${'b'.repeat(i + 1)} "${`&${i ? 'b'.repeat(i) : 'a'};`.repeat(10)}">`).join('');
     const body = `<?xml version="1.0"?><!DOCTYPE USER_OUTPUT [${lol}]><USER_OUTPUT><RETURN status="SUCCESS"><MESSAGE>&bbbbbbbb;</MESSAGE></RETURN></USER_OUTPUT>`;
