@@ -10,7 +10,7 @@ type Pool = PoolType;
 import { abortReason, sleep } from './delay.js';
 import { attemptsText, describeTarget, HttpError, type HttpErrorInit, type HttpErrorKind } from './errors.js';
 import { exchange, type ExchangeOutcome } from './exchange.js';
-import { Limiter, type CallLimiter, type Release } from './limiter.js';
+import { LimitWaitError, Limiter, type CallLimiter, type Release } from './limiter.js';
 import { classifyAttempt, DEFAULT_RETRY, describeTransportError, type RetryPolicy, type RetryReason, type RetryVerdict, type TransportFailure } from './retry.js';
 
 export interface HttpRequest {
@@ -148,8 +148,12 @@ export class HttpClient {
         }
         const t0 = performance.now();
         try {
-          release = await this.limiter.acquire(key, signal);
+          release = await this.limiter.acquire(key, signal, policy.maxLimitWaitMs);
         } catch (cause) {
+          if (cause instanceof LimitWaitError) {
+            const s = Math.ceil(cause.retryAfterMs / 1000);
+            throw fail('limit', `${key}: the vendor's rate limit lets the next call go in ${s} s, longer than a call waits (${Math.round(policy.maxLimitWaitMs / 1000)} s); retry later`, { retryAfterMs: cause.retryAfterMs, retryable: true });
+          }
           throw aborted(cause);
         } finally {
           waitedMs += performance.now() - t0;

@@ -5,7 +5,7 @@ export { describeTarget, HttpError } from './errors.js';
 export type { HttpErrorInit, HttpErrorKind } from './errors.js';
 export { hasLimitHeaders, LIMIT_CODES, limitBlock, parseLimitHeaders, vendorErrorCode } from './limit-headers.js';
 export type { LimitBlock, LimitSignals } from './limit-headers.js';
-export { Limiter } from './limiter.js';
+export { LimitWaitError, Limiter } from './limiter.js';
 export type { CallLimiter, LimiterOptions, LimiterStats, Release, ReleaseOutcome } from './limiter.js';
 export { DEFAULT_LIMITER_CONFIG } from './limiter-policy.js';
 export type { KeyLimitState, LimiterConfig } from './limiter-policy.js';

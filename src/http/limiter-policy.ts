@@ -120,7 +120,8 @@ export function nextSlotAt(s: KeyLimitState, now: number, cfg: LimiterConfig): n
   return Number.isFinite(t) ? t : null;
 }
 
-export type Admission = { kind: 'now' } | { kind: 'at'; time: number } | { kind: 'on-release' };
+/** `paced`: the budget is not spent, calls are only being spread out (the vendor would accept one now). */
+export type Admission = { kind: 'now' } | { kind: 'at'; time: number; paced?: true } | { kind: 'on-release' };
 
 /** Whether a call may start at `now`, else when to look again. */
 export function nextAdmission(s: KeyLimitState, now: number, cfg: LimiterConfig): Admission {
@@ -142,7 +143,7 @@ export function nextAdmission(s: KeyLimitState, now: number, cfg: LimiterConfig)
     // Spread what is left over the time until a slot frees instead of bursting into a 409.
     const spacing = Math.max(0, slot - now) / budget;
     const time = s.lastAdmitAt + spacing;
-    if (time > now) return { kind: 'at', time };
+    if (time > now) return { kind: 'at', time, paced: true };
   }
   return { kind: 'now' };
 }

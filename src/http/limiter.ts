@@ -42,9 +42,23 @@ export interface LimiterStats {
  * What the HTTP client needs from a limiter. The in-memory `Limiter` serves one process; a limiter
  * shared through PostgreSQL can implement the same interface (and reuse limiter-policy.ts).
  */
+/** A call would have to wait longer than its caller allows: a long vendor pause, or a spent rate budget. */
+export class LimitWaitError extends Error {
+  constructor(
+    readonly key: string,
+    /** How long until the limiter expects to admit a call. */
+    readonly retryAfterMs: number,
+  ) {
+    super(`${key}: the next call may start in ${Math.ceil(retryAfterMs / 1000)} s`);
+  }
+}
+
 export interface CallLimiter {
-  /** Waits until a call under `key` may start; rejects with the abort reason if `signal` aborts first. */
-  acquire(key: string, signal?: AbortSignal): Promise<Release>;
+  /**
+   * Waits until a call under `key` may start; rejects with the abort reason if `signal` aborts
+   * first, and with `LimitWaitError` as soon as the limits say the wait would exceed `maxWaitMs`.
+   */
+  acquire(key: string, signal?: AbortSignal, maxWaitMs?: number): Promise<Release>;
   stats(key: string): LimiterStats;
   /** Keys seen so far (for metrics). */
   keys(): string[];
@@ -57,10 +71,14 @@ export interface LimiterOptions extends Partial<LimiterConfig> {
 
 interface Waiter {
   enqueuedAt: number;
+  /** Latest admission time the caller accepts (Infinity: none). */
+  deadline: number;
   admit: (release: Release) => void;
+  refuse: (err: LimitWaitError) => void;
 }
 
 interface KeyEntry {
+  key: string;
   state: KeyLimitState;
   queue: Waiter[];
   timer: NodeJS.Timeout | null;
@@ -86,18 +104,31 @@ export class Limiter implements CallLimiter {
     this.#now = now ?? Date.now;
   }
 
-  acquire(key: string, signal?: AbortSignal): Promise<Release> {
+  acquire(key: string, signal?: AbortSignal, maxWaitMs?: number): Promise<Release> {
     if (signal?.aborted) return Promise.reject(abortReason(signal));
     const e = this.#entry(key);
-    if (e.queue.length === 0 && nextAdmission(e.state, this.#now(), this.#cfg).kind === 'now') {
-      return Promise.resolve(this.#admit(e));
+    const now = this.#now();
+    if (e.queue.length === 0) {
+      const a = nextAdmission(e.state, now, this.#cfg);
+      if (a.kind === 'now') return Promise.resolve(this.#admit(e));
+      if (a.kind === 'at' && maxWaitMs !== undefined && a.time - now > maxWaitMs) {
+        // Spreading the last calls of a budget over hours helps nobody who will not wait that
+        // long: the vendor accepts this one now, and a spent budget then fails fast.
+        if (a.paced) return Promise.resolve(this.#admit(e));
+        return Promise.reject(new LimitWaitError(key, a.time - now));
+      }
     }
     return new Promise<Release>((resolve, reject) => {
       const waiter: Waiter = {
-        enqueuedAt: this.#now(),
+        enqueuedAt: now,
+        deadline: maxWaitMs === undefined ? Number.POSITIVE_INFINITY : now + maxWaitMs,
         admit: (release) => {
           signal?.removeEventListener('abort', onAbort);
           resolve(release);
+        },
+        refuse: (err) => {
+          signal?.removeEventListener('abort', onAbort);
+          reject(err);
         },
       };
       const onAbort = (): void => {
@@ -133,7 +164,7 @@ export class Limiter implements CallLimiter {
   #entry(key: string): KeyEntry {
     let e = this.#keys.get(key);
     if (!e) {
-      e = { state: newKeyState(), queue: [], timer: null, timerAt: 0, waits: 0, waitedMs: 0 };
+      e = { key, state: newKeyState(), queue: [], timer: null, timerAt: 0, waits: 0, waitedMs: 0 };
       this.#keys.set(key, e);
     }
     return e;
@@ -161,7 +192,30 @@ export class Limiter implements CallLimiter {
         w.admit(this.#admit(e));
         continue;
       }
-      if (a.kind === 'at') this.#schedule(e, a.time, now);
+      if (a.kind === 'at' && a.paced && e.queue[0]!.deadline < a.time) {
+        // As in acquire: pacing is not worth a wait past the caller's limit while budget is left.
+        const w = e.queue.shift()!;
+        e.waitedMs += now - w.enqueuedAt;
+        w.admit(this.#admit(e));
+        continue;
+      }
+      if (a.kind === 'at') {
+        // Callers that will not wait that long are told now, not when their patience runs out
+        // (a vendor pause or a spent daily budget can be hours away).
+        const late = e.queue.filter((w) => w.deadline < a.time);
+        if (late.length) {
+          e.queue = e.queue.filter((w) => w.deadline >= a.time);
+          for (const w of late) {
+            e.waitedMs += now - w.enqueuedAt;
+            w.refuse(new LimitWaitError(e.key, a.time - now));
+          }
+          if (e.queue.length === 0) {
+            this.#clearTimer(e);
+            return;
+          }
+        }
+        this.#schedule(e, a.time, now);
+      }
       return; // 'on-release': the next release pumps again
     }
   }

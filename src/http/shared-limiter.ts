@@ -6,7 +6,7 @@
 // runner's calls and each response's X-RateLimit-Remaining tells each runner what is left.
 import type { SlotLocks } from '../store/types.js';
 import { sleep } from './delay.js';
-import { Limiter, type CallLimiter, type LimiterStats, type Release } from './limiter.js';
+import { LimitWaitError, Limiter, type CallLimiter, type LimiterStats, type Release } from './limiter.js';
 
 /** A concurrency limit this high means "no practical limit" (the sandbox with limits off): no slots needed. */
 export const UNSHARED_LIMIT = 10_000;
@@ -44,13 +44,13 @@ export class SharedLimiter implements CallLimiter {
     return { ...s, waits: s.waits + (this.#slotWaits.get(key) ?? 0) };
   }
 
-  async acquire(key: string, signal?: AbortSignal): Promise<Release> {
-    const release = await this.local.acquire(key, signal);
+  async acquire(key: string, signal?: AbortSignal, maxWaitMs?: number): Promise<Release> {
+    const release = await this.local.acquire(key, signal, maxWaitMs);
     const limit = this.local.stats(key).limit;
     if (limit >= UNSHARED_LIMIT) return release;
     let slot: number;
     try {
-      slot = await this.#take(key, limit, signal);
+      slot = await this.#take(key, limit, signal, maxWaitMs);
     } catch (err) {
       release();
       throw err;
@@ -67,13 +67,13 @@ export class SharedLimiter implements CallLimiter {
     };
   }
 
-  #take(key: string, limit: number, signal?: AbortSignal): Promise<number> {
-    const turn = (this.#taking.get(key) ?? Promise.resolve()).then(() => this.#takeNow(key, limit, signal));
+  #take(key: string, limit: number, signal?: AbortSignal, maxWaitMs?: number): Promise<number> {
+    const turn = (this.#taking.get(key) ?? Promise.resolve()).then(() => this.#takeNow(key, limit, signal, maxWaitMs));
     this.#taking.set(key, turn.catch(() => undefined));
     return turn;
   }
 
-  async #takeNow(key: string, limit: number, signal?: AbortSignal): Promise<number> {
+  async #takeNow(key: string, limit: number, signal?: AbortSignal, maxWaitMs?: number): Promise<number> {
     let held = this.#held.get(key);
     if (!held) this.#held.set(key, (held = new Set()));
     let wait = this.opts.pollMs ?? 5;
@@ -85,6 +85,8 @@ export class SharedLimiter implements CallLimiter {
       }
       if (first) this.#slotWaits.set(key, (this.#slotWaits.get(key) ?? 0) + 1);
       const paused = pausedUntil - Date.now();
+      // Another runner's limit block paused the key longer than this call waits.
+      if (maxWaitMs !== undefined && paused > maxWaitMs) throw new LimitWaitError(key, paused);
       if (paused > 0) {
         await sleep(paused, signal);
         continue;

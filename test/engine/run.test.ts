@@ -5,6 +5,7 @@ import { runWorkflow } from '../../src/engine/run.js';
 import { planWorkflow } from '../../src/engine/plan.js';
 import { runPending } from '../../src/engine/pending.js';
 import { harness, person, type Harness } from './harness.js';
+import { HttpClient } from '../../src/http/index.js';
 
 let h: Harness | undefined;
 afterEach(async () => {
@@ -273,6 +274,28 @@ describe('faults', () => {
     const s = await runWorkflow(h.deps, h.workflow('qualys-create-user'), { trigger: 'manual' });
     expect(s).toMatchObject({ succeeded: 2, failed: 0 });
     expect(h.sandbox.users().filter((u) => u.email.endsWith('@corp.test'))).toHaveLength(2);
+  });
+
+  it('spends the last of a rate budget, then ends the next run at once, each record failed "retry later"', async () => {
+    h = await harness({ sandbox: { limits: { rate: { calls: 2, windowSec: 3600 } } } });
+    await h.store.upsertMany('users', [person('new.user0'), person('new.user1')]);
+    // The first answer says 1 call is left in the hour: it is sent, not spread over the hour.
+    const first = await runWorkflow(h.deps, h.workflow('qualys-create-user'), { trigger: 'manual' });
+    expect(first).toMatchObject({ matched: 2, succeeded: 2 });
+    await h.store.upsertMany('users', Array.from({ length: 4 }, (_, i) => person(`late.user${i}`)));
+    // A new process (a fresh client and limiter) meets the spent budget: one 409 asks to wait
+    // about an hour, and every record fails at once instead of the run waiting for it.
+    h.deps = { ...h.deps, http: new HttpClient({ retry: { backoffMs: 10, maxBackoffMs: 50 } }) };
+    const t0 = Date.now();
+    const s = await runWorkflow(h.deps, h.workflow('qualys-create-user'), { trigger: 'manual' });
+    await h.deps.http.close();
+    expect(Date.now() - t0).toBeLessThan(10_000);
+    expect(s).toMatchObject({ matched: 4, succeeded: 0, failed: 4, status: 'failed' });
+    for (const f of s.failures) expect(f.error).toMatch(/retry (later|after \d+ s)/);
+    // A limit block guarantees the call did not run: plain failures, nothing in doubt.
+    expect(s.steps.create).toMatchObject({ failed: 4, unknown: 0 });
+    expect(h.sandbox.users().filter((u) => u.email.endsWith('@corp.test'))).toHaveLength(2);
+    expect(h.sandbox.stats().byScript['user.php']).toMatchObject({ requests: 3, blocked409: 1 });
   });
 });
 

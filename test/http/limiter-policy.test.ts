@@ -56,7 +56,7 @@ describe('limiter policy', () => {
     s.rate = { limit: 300, windowMs: 3_600_000, remaining: 20, at: 0, startedSince: 0 };
     // 20 left (<= 10% of 300) and no call of ours to free a slot before the window passes.
     const a = nextAdmission(s, 0, cfg);
-    expect(a).toEqual({ kind: 'at', time: (3_600_000 + cfg.windowSafetyMs) / 20 });
+    expect(a).toEqual({ kind: 'at', time: (3_600_000 + cfg.windowSafetyMs) / 20, paced: true });
     s.rate.remaining = 200;
     expect(nextAdmission(s, 0, cfg)).toEqual({ kind: 'now' });
   });

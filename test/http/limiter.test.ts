@@ -129,6 +129,52 @@ describe('Limiter', () => {
     expect(limiter.stats('qualys:user.php').blocked409).toBe(3);
   });
 
+  it('fails queued and later calls at once when the vendor pauses the key for hours, instead of hanging', async () => {
+    // The reference's sample: a spent daily budget, X-RateLimit-ToWait-Sec 68928.
+    const s = await startServer((hit, _req, res) => {
+      if (hit.n === 1) {
+        res.setHeader('X-RateLimit-Limit', '50');
+        res.setHeader('X-RateLimit-Window-Sec', '86400');
+        res.setHeader('X-RateLimit-Remaining', '0');
+        res.setHeader('X-RateLimit-ToWait-Sec', '68928');
+        res.statusCode = 409;
+        return void delay(50).then(() => res.end('<GENERIC_RETURN><RETURN status="FAILED" number="1965">Rate limit exceeded</RETURN></GENERIC_RETURN>'));
+      }
+      res.end('<OK/>');
+    });
+    servers.push(s);
+    const limiter = new Limiter({ initialConcurrency: 1 });
+    const c = client(limiter);
+    const t0 = Date.now();
+    const errors = await Promise.all(Array.from({ length: 5 }, () => rejection(call(c, s, false))));
+    expect(Date.now() - t0).toBeLessThan(5000);
+    for (const err of errors) expect(err).toMatchObject({ kind: 'limit', retryable: true, retryAfterMs: expect.any(Number) });
+    expect((errors[0] as HttpError).retryAfterMs).toBeGreaterThan(68_000_000);
+    // The four callers that queued behind the blocked call were told without a request.
+    expect(s.hits).toHaveLength(1);
+    expect((errors[1] as Error).message).toMatch(/qualys:user\.php: the vendor's rate limit lets the next call go in 689\d\d s, longer than a call waits \(300 s\); retry later/);
+    const later = await rejection(call(c, s, false));
+    expect(later).toMatchObject({ kind: 'limit' });
+    expect(s.hits).toHaveLength(1);
+    expect(limiter.stats('qualys:user.php').queued).toBe(0);
+  });
+
+  it('sends the last call of a budget now rather than spreading it over more than a call waits', async () => {
+    const s = await startServer((hit, _req, res) => {
+      res.setHeader('X-RateLimit-Limit', '3');
+      res.setHeader('X-RateLimit-Window-Sec', '3600');
+      res.setHeader('X-RateLimit-Remaining', String(Math.max(0, 2 - hit.n + 1)));
+      res.end('<OK/>');
+    });
+    servers.push(s);
+    const limiter = new Limiter({ initialConcurrency: 1 });
+    const c = client(limiter);
+    const t0 = Date.now();
+    for (let i = 0; i < 3; i++) expect((await call(c, s)).status).toBe(200);
+    expect(Date.now() - t0).toBeLessThan(2000);
+    expect(s.hits).toHaveLength(3);
+  });
+
   it('lets a queued caller abort', async () => {
     let releaseFirst = (): void => undefined;
     const s = await startServer((hit, _req, res) => {
