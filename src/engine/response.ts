@@ -6,7 +6,7 @@ import type * as FastXml from 'fast-xml-parser';
 import type { Items, Request } from '../generated/preset.js';
 import { parsePlainXml } from './xml.js';
 
-/** Bodies above this are not parsed (the HTTP layer caps downloads too). */
+/** Bodies above this are not parsed unless the request says more (`max_response_bytes`; the HTTP layer caps downloads too). */
 export const MAX_PARSE_BYTES = 5 * 1024 * 1024;
 export const REDACTED = '[REDACTED]';
 
@@ -64,8 +64,8 @@ function fullXmlParser(): NonNullable<typeof fullXml> {
 }
 
 /** Parses a body by format; throws with a one-line reason when it is not well-formed. */
-export function parseBody(body: string, format: 'xml' | 'json' | 'text'): unknown {
-  if (body.length > MAX_PARSE_BYTES) throw new Error(`response body is ${body.length} bytes; the limit is ${MAX_PARSE_BYTES}`);
+export function parseBody(body: string, format: 'xml' | 'json' | 'text', maxBytes = MAX_PARSE_BYTES): unknown {
+  if (body.length > maxBytes) throw new Error(`response body is ${body.length} bytes; the limit is ${maxBytes}`);
   if (format === 'text') return body;
   if (format === 'json') return JSON.parse(body);
   // Plain well-formed XML (what Qualys sends) in one pass; anything else goes to the validator
@@ -157,12 +157,12 @@ export function redact(text: string, tree: unknown, names: string[]): { text: st
 }
 
 /** Applies a request definition's response rules to an HTTP answer. */
-export function readResponse(req: Pick<Request, 'response' | 'outputs'>, status: number, body: string): ParsedResponse {
+export function readResponse(req: Pick<Request, 'response' | 'outputs' | 'max_response_bytes'>, status: number, body: string): ParsedResponse {
   const format = req.response?.format ?? 'text';
   let tree: unknown;
   let parseError: string | undefined;
   try {
-    tree = parseBody(body, format);
+    tree = parseBody(body, format, req.max_response_bytes);
   } catch (err) {
     parseError = (err as Error).message;
   }

@@ -161,6 +161,10 @@ idempotent?: boolean
  * Rate-limit bucket (Qualys limits are per API script, e.g. user.php). Defaults to the last segment of the URL path.
  */
 script?: string
+/**
+ * Largest response body read and parsed, in bytes (default 5 MiB). A larger answer fails the step with body-too-large. List presets raise it: a Qualys user list is one response of about 2 KB per user.
+ */
+max_response_bytes?: number
 response?: Response
 /**
  * Values extracted from the parsed response, usable as {{outputs.NAME}} and {{steps.ID.outputs.NAME}}.

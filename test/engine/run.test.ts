@@ -300,6 +300,15 @@ describe('faults', () => {
 });
 
 describe('import', () => {
+  it('imports a user list larger than the default 5 MiB answer cap (list_users allows 128 MiB)', async () => {
+    h = await harness({ sandbox: { users: 3500 } });
+    const s = await runWorkflow(h.deps, h.workflow('qualys-import-users'), { trigger: 'manual' });
+    const run = await h.store.getRun(s.runId);
+    expect(s.import, JSON.stringify(run?.records[0]?.steps[0]?.error ?? s.failures[0])).toMatchObject({ listed: h.sandbox.users().length, rejected: 0 });
+    expect(h.sandbox.users().length).toBeGreaterThan(3500);
+    expect(await h.store.countRecords('users')).toBe(h.sandbox.users().length);
+  });
+
   it('creates records from Qualys users, then finds them unchanged, and flags vanished ones', async () => {
     h = await harness({ sandbox: { users: 5 } });
     await h.store.upsertMany('users', [person('gone.user', { qualys_login: 'quays_gone1', qualys_status: 'Active' })]);
