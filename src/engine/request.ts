@@ -109,8 +109,17 @@ interface BuiltUrl {
  * many records (e.g. user.php?action=deactivate, the login in the form) parses its URL once.
  */
 const urlCache = new Map<string, BuiltUrl>();
-/** Base URLs known to parse. */
-const goodBases = new Set<string>();
+/** Base URLs known to parse, each with its path's doubled slashes folded. */
+const goodBases = new Map<string, string>();
+
+/**
+ * `https://host/` + `/msp/user.php` from a variable with a trailing slash gives `//msp/...`,
+ * which strict servers answer 404: repeated slashes in the path (not the query) become one.
+ */
+function foldSlashes(url: string): string {
+  const m = /^([a-z][a-z0-9+.-]*:\/\/[^/?#]*)([^?#]*)(.*)$/is.exec(url);
+  return m ? m[1]! + m[2]!.replace(/\/{2,}/g, '/') + m[3]! : url;
+}
 
 function buildUrl(base: string, query: Record<string, string>, shownInputs: Record<string, string>): BuiltUrl {
   // Calls with a sensitive input are not cached (the shown URL redacts by input).
@@ -140,15 +149,17 @@ function buildUrl(base: string, query: Record<string, string>, shownInputs: Reco
 
 function buildHttp(req: Request, ctx: object, inputWire: Record<string, string>, shownInputs: Record<string, string>): BuiltRequest {
   const method = req.method;
-  const base = render(req.url, ctx);
-  if (!goodBases.has(base)) {
+  const rendered = render(req.url, ctx);
+  let base = goodBases.get(rendered);
+  if (base === undefined) {
     try {
-      new URL(base);
+      new URL(rendered);
     } catch {
-      throw new SkeinError('request-url', `request URL ${JSON.stringify(redactUrl(base))} is not an absolute URL; check vars.qualys_api_url in skein.yaml`);
+      throw new SkeinError('request-url', `request URL ${JSON.stringify(redactUrl(rendered))} is not an absolute URL; check vars.qualys_api_url in skein.yaml`);
     }
+    base = foldSlashes(rendered);
     if (goodBases.size >= 1000) goodBases.clear();
-    goodBases.add(base);
+    goodBases.set(rendered, base);
   }
   const query = renderMap(req.query, ctx);
   const form = renderMap(req.form, ctx);

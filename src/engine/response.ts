@@ -68,6 +68,9 @@ export function parseBody(body: string, format: 'xml' | 'json' | 'text', maxByte
   if (body.length > maxBytes) throw new Error(`response body is ${body.length} bytes; the limit is ${maxBytes}`);
   if (format === 'text') return body;
   if (format === 'json') return JSON.parse(body);
+  // Whitespace before the XML declaration is not well-formed XML, but proxies and servers that
+  // print a newline first exist; the answer is still the vendor's.
+  if (body.charCodeAt(0) <= 0x20) body = body.trimStart();
   // Plain well-formed XML (what Qualys sends) in one pass; anything else goes to the validator
   // and the full parser, which decide it and word the error.
   const plain = parsePlainXml(body, decodeEntities);

@@ -80,6 +80,11 @@ describe('hostile answers', () => {
     expect(readResponse(list, 200, withReturn).ok).toBe(true);
   });
 
+  it('reads an XML answer that starts with whitespace before its declaration', () => {
+    const body = '\r\n  <?xml version="1.0" encoding="UTF-8" ?>\n<USER_OUTPUT><RETURN status="SUCCESS"><MESSAGE>done</MESSAGE></RETURN></USER_OUTPUT>';
+    expect(readResponse(getPreset('qualys.activate_user')!.request, 200, body)).toMatchObject({ ok: true, outputs: { message: 'done' } });
+  });
+
   it('does not expand an XML entity bomb', () => {
     const lol = '<!ENTITY a "aaaaaaaaaa">' + Array.from({ length: 8 }, (_, i) => `<!ENTITY ${'b'.repeat(i + 1)} "${`&${i ? 'b'.repeat(i) : 'a'};`.repeat(10)}">`).join('');
     const body = `<?xml version="1.0"?><!DOCTYPE USER_OUTPUT [${lol}]><USER_OUTPUT><RETURN status="SUCCESS"><MESSAGE>&bbbbbbbb;</MESSAGE></RETURN></USER_OUTPUT>`;

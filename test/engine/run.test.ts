@@ -204,6 +204,17 @@ describe('plan', () => {
     expect(JSON.stringify(await h.store.getRun(bad.runId))).not.toMatch(/Top|Secret/);
   });
 
+  it('folds the double slash of a base URL given with a trailing slash (strict servers answer 404)', async () => {
+    h = await harness();
+    const base = `${String(h.project.config.variables!.qualys_api_url)}/`;
+    h.project.config = { ...h.project.config, variables: { ...h.project.config.variables, qualys_api_url: base } };
+    const u = h.sandbox.addUser({ role: 'scanner', first_name: 'T', last_name: 'S', email: 'ts@corp.test', status: 'Active' });
+    await h.store.upsertMany('users', [person('t.s', { status: 'Leaver', qualys_login: u.login, qualys_status: 'Active' })]);
+    const plan = await planWorkflow(h.project, h.store, h.workflow('qualys-deactivate-leavers'));
+    expect(plan.records[0]!.steps[0]!.request!.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/msp\/user\.php\?action=deactivate$/);
+    expect((await runWorkflow(h.deps, h.workflow('qualys-deactivate-leavers'), { trigger: 'manual' })).succeeded).toBe(1);
+  });
+
   it('masks a password in the base URL (user info, sent as Basic auth) in plans, run history and URL errors', async () => {
     h = await harness();
     const base = String(h.project.config.variables!.qualys_api_url).replace('//', '//sandbox_mgr:UrlSecret9@');
