@@ -3,9 +3,10 @@
 import type { WorkflowFile } from '../generated/workflow.js';
 import { compileRule } from '../conditions/evaluate.js';
 import { getPreset } from '../presets/registry.js';
-import type { RecordEvent, Store, StoredRecord } from '../store/types.js';
+import type { Fields, RecordEvent, Store, StoredRecord } from '../store/types.js';
+import { render } from '../template/render.js';
 import type { LoadedProject } from '../workflow/project.js';
-import { recordContext, type StepResult } from './context.js';
+import { recordContext, responseContext, type StepResult } from './context.js';
 import type { ShownRequest } from './request.js';
 import { evalInput } from './record-run.js';
 import { objectOf, varsOf } from './run.js';
@@ -93,24 +94,54 @@ export async function planWorkflow(project: LoadedProject, store: Store, wf: Wor
     if (opts.limit !== undefined && plan.records.length >= opts.limit) continue;
     const results: Record<string, StepResult> = {};
     const steps: PlannedStep[] = [];
+    // The record as each step would see it: earlier steps' response mappings applied, with
+    // placeholders for what only the call can tell.
+    let fields = r.fields;
     for (const step of wf.steps ?? []) {
       const preset = step.preset ? getPreset(step.preset) : undefined;
       const def = stepRequestDef(step, preset);
       const p: PlannedStep = { step: step.id, preset: step.preset, idempotent: def.idempotent ?? def.method === 'GET' };
-      if (step.when !== undefined && !compileRule(step.when, { fields: obj.fields, now: opts.now })(evalInput({ record: r, event }))) {
+      steps.push(p);
+      if (step.when !== undefined && !compileRule(step.when, { fields: obj.fields, now: opts.now })(evalInput({ record: { ...r, fields }, event }))) {
         p.skipped = 'its `when` rule does not hold';
-      } else {
-        try {
-          p.request = buildStepRequest(step, preset, recordContext(r.fields, obj.fields, vars, results), vars).shown;
-        } catch (err) {
-          p.error = (err as Error).message;
-        }
+        // A skipped step's outputs render as "" in later steps, as in a run.
+        results[step.id] = { outputs: {} };
+        continue;
+      }
+      const context = recordContext(fields, obj.fields, vars, results);
+      try {
+        p.request = buildStepRequest(step, preset, context, vars).shown;
+      } catch (err) {
+        p.error = (err as Error).message;
       }
       // Later steps see placeholders: the real outputs exist only after the call.
-      results[step.id] = { outputs: Object.fromEntries(Object.keys(def.outputs ?? {}).map((o) => [o, `<${step.id}.${o}>`])) };
-      steps.push(p);
+      const outputs = Object.fromEntries(Object.keys(def.outputs ?? {}).map((o) => [o, `<${step.id}.${o}>`]));
+      results[step.id] = { outputs };
+      if (!p.error && step.response) fields = plannedMapping(fields, step.response, context, step.id, outputs);
     }
     plan.records.push({ key: r.key, steps });
   }
   return plan;
+}
+
+/**
+ * Fields after a step's success mapping, rendered over placeholder outputs and body. A template
+ * that cannot render over placeholders (e.g. a helper expecting a number) leaves its field alone.
+ */
+function plannedMapping(fields: Fields, mapping: Record<string, string>, context: Record<string, unknown>, stepId: string, outputs: Record<string, string>): Fields {
+  const body = `<${stepId}.response>`;
+  const rctx = responseContext(context, undefined, {}, { ok: true, tree: body, text: body, outputs, sensitiveOutputs: new Set() });
+  const out: Fields = { ...fields };
+  for (const [field, tpl] of Object.entries(mapping)) {
+    let v: string;
+    try {
+      v = render(tpl, rctx);
+    } catch {
+      continue;
+    }
+    // As in a run: a mapping that renders "" clears the field.
+    if (v === '') delete out[field];
+    else out[field] = v;
+  }
+  return out;
 }

@@ -163,6 +163,31 @@ describe('activate, deactivate, edit, change password', () => {
 });
 
 describe('plan', () => {
+  it('shows later steps the fields earlier steps map (as placeholders), and a skipped step\'s outputs as ""', async () => {
+    const chain = [
+      'version: 1', 'name: chain', 'object: users', 'trigger: { on: [manual] }', 'steps:',
+      '  - id: create', '    preset: qualys.create_user', '    credentials: qualys',
+      '    params: { user_role: scanner, business_unit: Unassigned, first_name: "{{first_name}}", last_name: "{{last_name}}", title: T, phone: "1", email: "{{email}}", address1: A, city: C, country: "United States of America", state: "New York", zip_code: "10004", send_email: false }',
+      '    response: { qualys_login: "{{outputs.login}}", qualys_status: Pending Activation }',
+      '  - id: skipped', '    when: { field: status, equals: Nobody }', '    preset: qualys.activate_user', '    credentials: qualys', '    params: { login: "{{qualys_login}}" }',
+      '  - id: edit', '    when: { field: qualys_status, equals: Pending Activation }', '    preset: qualys.edit_user', '    credentials: qualys',
+      '    params: { login: "{{qualys_login}}", title: "x{{steps.skipped.outputs.message}}y", external_id: "{{steps.create.outputs.login}}-ext" }', '',
+    ].join('\n');
+    h = await harness({ extra: { 'chain.yaml': chain } });
+    await h.store.upsertMany('users', [person('ada.lovelace')]);
+    const plan = await planWorkflow(h.project, h.store, h.workflow('chain'));
+    const [create, skipped, edit] = plan.records[0]!.steps;
+    expect(create!.error).toBeUndefined();
+    expect(skipped!.skipped).toBeDefined();
+    expect(edit!.error).toBeUndefined();
+    expect(edit!.request!.params).toMatchObject({ login: '<create.login>', title: 'xy', external_id: '<create.login>-ext' });
+    // The run agrees: the edit goes out with the login the create returned.
+    const s = await runWorkflow(h.deps, h.workflow('chain'), { trigger: 'manual' });
+    expect(s, JSON.stringify(s)).toMatchObject({ succeeded: 1 });
+    const login = String((await h.store.getRecord('users', 'ada.lovelace'))!.fields.qualys_login);
+    expect(h.sandbox.findUser(login)).toMatchObject({ external_id: `${login}-ext`, title: 'xy' });
+  });
+
   it('shows the rendered requests with secrets redacted and sends nothing', async () => {
     h = await harness();
     await h.store.upsertMany('users', [person('ada.lovelace'), person('old.timer', { status: 'Inactive' })]);
