@@ -1,12 +1,17 @@
 // Plan output: text for terminals, json for tools, markdown for pull-request comments.
 import type { Plan, PlannedStep } from './plan.js';
 
+/** Headers every request carries; the others (an inline request's own) are shown. */
+const DEFAULT_HEADERS = new Set(['x-requested-with', 'content-type']);
+
 function requestLines(s: PlannedStep): string[] {
   if (s.skipped) return [`    ${s.step}: skipped (${s.skipped})`];
   if (s.error) return [`    ${s.step}: ERROR ${s.error}`];
   const r = s.request!;
   const lines = [`    ${s.step}${s.preset ? ` (${s.preset})` : ''}: ${r.method} ${r.url}${s.idempotent ? '' : '  [not idempotent: never re-sent]'}`];
   for (const [k, v] of Object.entries(r.params)) lines.push(`      ${k} = ${JSON.stringify(v)}`);
+  for (const [k, v] of Object.entries(r.headers ?? {})) if (!DEFAULT_HEADERS.has(k)) lines.push(`      header ${k}: ${JSON.stringify(v)}`);
+  if (r.body !== undefined) lines.push(`      body ${JSON.stringify(r.body)}`);
   return lines;
 }
 

@@ -74,6 +74,12 @@ describe('skein plan / run / runs', () => {
     expect(JSON.stringify(detail)).not.toContain(password);
     const text = await runCli(['runs', 'show', runs[0].id], dir);
     expect(text.stdout).toMatch(/bob: failed/);
+    // The text view carries what the JSON does: params as sent (secrets masked) and outputs.
+    const login = sandbox.findUserByEmail('ada@corp.test')!.login;
+    expect(text.stdout).toMatch(/params: .*email="ada@corp\.test".*send_email="0"/);
+    expect(text.stdout).toMatch(new RegExp(`outputs: .*login="${login}"`));
+    expect(text.stdout).toMatch(/password="\[REDACTED\]"/);
+    expect(text.stdout).not.toContain(password);
     expect((await runCli(['runs', 'show', 'r_nope'], dir)).code).toBe(1);
   });
 

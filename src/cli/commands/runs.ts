@@ -53,10 +53,15 @@ function showTable(run: RunDetail): string {
   for (const rec of run.records) {
     out.push(`  ${rec.key}: ${rec.status}${rec.error ? ` (${rec.error})` : ''}`);
     for (const s of rec.steps) {
-      const req = s.request as { method?: string; url?: string } | undefined;
+      const req = s.request as { method?: string; url?: string; params?: Record<string, string>; body?: string } | undefined;
       out.push(`    ${s.step_id}: ${s.status}${s.http_status ? ` HTTP ${s.http_status}` : ''}${s.qualys_code ? ` code ${s.qualys_code}` : ''}${s.attempts ? ` attempts ${s.attempts}` : ''}${s.duration_ms != null ? ` ${s.duration_ms} ms` : ''}`);
       if (req?.url) out.push(`      ${req.method} ${req.url}`);
+      const params = Object.entries(req?.params ?? {});
+      if (params.length) out.push(`      params: ${params.map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(' ')}`);
+      if (req?.body !== undefined) out.push(`      body: ${JSON.stringify(req.body)}`);
       if (s.qualys_message) out.push(`      message: ${s.qualys_message}`);
+      const outputs = Object.entries(s.outputs ?? {});
+      if (outputs.length) out.push(`      outputs: ${outputs.map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(' ')}`);
       if (s.error) out.push(`      error: ${s.error}`);
     }
   }
