@@ -95,7 +95,8 @@ export async function runImport(deps: EngineDeps, wf: WorkflowFile, target: RunT
         }
       } catch (err) {
         summary.import!.rejected++;
-        summary.failures.push({ key: String(patch[obj.key] ?? `item ${n + 1}`), step: 'map', error: (err as Error).message });
+        // Named by the record it would have changed, else its rendered key, else its place.
+        summary.failures.push({ key: match?.key ?? (String(patch[obj.key] ?? '') || `item ${n + 1}`), step: 'map', error: (err as Error).message });
       }
     }
     if (imp.vanished) {

@@ -155,7 +155,9 @@ function buildHttp(req: Request, ctx: object, inputWire: Record<string, string>,
     try {
       new URL(rendered);
     } catch {
-      throw new SkeinError('request-url', `request URL ${JSON.stringify(redactUrl(rendered))} is not an absolute URL; check vars.qualys_api_url in skein.yaml`);
+      const uses = [...new Set(req.url.match(/vars\.[A-Za-z_][A-Za-z0-9_]*/g) ?? [])];
+      const hint = uses.length ? `check ${uses.join(', ')} in skein.yaml (or --var)` : 'the url must start with http:// or https://';
+      throw new SkeinError('request-url', `request URL ${JSON.stringify(redactUrl(rendered))} is not an absolute URL; ${hint}`);
     }
     base = foldSlashes(rendered);
     if (goodBases.size >= 1000) goodBases.clear();

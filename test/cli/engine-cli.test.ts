@@ -83,6 +83,14 @@ describe('skein plan / run / runs', () => {
     expect((await runCli(['runs', 'show', 'r_nope'], dir)).code).toBe(1);
   });
 
+  it('runs list summarises an import run by its listed, created, ... counts', async () => {
+    const r = await runCli(['run', 'qualys-import-users', ...withUrl()], dir, ENV);
+    expect(r.code, r.stderr).toBe(0);
+    const n = sandbox.users().length;
+    const list = await runCli(['runs', 'list'], dir);
+    expect(list.stdout).toMatch(new RegExp(`qualys-import-users .* ${n} listed: ${n} created, 0 updated, 0 unchanged, 0 vanished, 0 rejected`));
+  });
+
   it('fails one record whose template breaks at render time and runs the others', async () => {
     writeFileSync(
       join(dir, 'workflows', 'broken-title.yaml'),

@@ -257,7 +257,7 @@ describe('plan', () => {
     await h.store.upsertMany('users', [person('u.j', { status: 'Leaver', qualys_login: u.login, qualys_status: 'Active' })]);
     h.project.config = { ...h.project.config, variables: { ...h.project.config.variables, qualys_api_url: 'qualys//sandbox_mgr:UrlSecret9@host' } };
     const bad = await runWorkflow(h.deps, h.workflow('qualys-deactivate-leavers'), { trigger: 'manual' });
-    expect(bad.failures[0]!.error).toMatch(/not an absolute URL/);
+    expect(bad.failures[0]!.error).toMatch(/not an absolute URL; check vars\.qualys_api_url in skein\.yaml \(or --var\)$/);
     expect(JSON.stringify(bad)).not.toContain('UrlSecret9');
   });
 });

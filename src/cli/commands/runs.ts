@@ -42,10 +42,17 @@ function listTable(runs: RunRow[]): string {
   if (!runs.length) return 'no runs';
   const rows = [['RUN', 'WORKFLOW', 'TRIGGER', 'STATUS', 'STARTED', 'SUMMARY']];
   for (const r of runs) {
-    const s = (r.summary ?? {}) as { matched?: number; succeeded?: number; failed?: number };
-    rows.push([r.id, r.workflow, r.trigger, r.status, r.started_at, s.matched !== undefined ? `${s.matched} matched, ${s.succeeded ?? 0} ok, ${s.failed ?? 0} failed` : '']);
+    rows.push([r.id, r.workflow, r.trigger, r.status, r.started_at, summaryText(r.summary)]);
   }
   return table(rows);
+}
+
+function summaryText(summary: unknown): string {
+  const s = (summary ?? {}) as { matched?: number; succeeded?: number; failed?: number; import?: Record<string, number> };
+  // An import run counts listed items, not matched records.
+  const i = s.import;
+  if (i) return `${i.listed ?? 0} listed: ${i.created ?? 0} created, ${i.updated ?? 0} updated, ${i.unchanged ?? 0} unchanged, ${i.vanished ?? 0} vanished, ${i.rejected ?? 0} rejected`;
+  return s.matched !== undefined ? `${s.matched} matched, ${s.succeeded ?? 0} ok, ${s.failed ?? 0} failed` : '';
 }
 
 function showTable(run: RunDetail): string {
