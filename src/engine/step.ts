@@ -89,7 +89,7 @@ async function execute(step: Step, preset: Preset | undefined, context: Record<s
         idempotent: built.idempotent,
         limiterKey: `${env.credential?.name ?? 'anonymous'}:${built.script}`,
         timeoutMs: parseDuration(step.timeout, STEP_DEFAULTS.timeoutMs),
-        ...(def.max_response_bytes !== undefined ? { maxBodyBytes: def.max_response_bytes } : {}),
+        maxBodyBytes: def.max_response_bytes,
         retry: {
           attempts: step.retry?.attempts ?? STEP_DEFAULTS.attempts,
           backoffMs: parseDuration(step.retry?.backoff, STEP_DEFAULTS.backoffMs),
