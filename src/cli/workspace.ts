@@ -28,7 +28,8 @@ export const WORKSPACE_OPTIONS = {
 } as const;
 
 export const WORKSPACE_HELP = `  --dir DIR         workflow directory (default ./workflows)
-  --state PATH      state store (default $SKEIN_STATE or .skein/state.db)
+  --state PATH      state store: a file or postgres:// URL (default $SKEIN_DATABASE_URL,
+                    else $SKEIN_STATE, else .skein/state.db)
   --var NAME=VALUE  override a skein.yaml variable for this run (e.g. qualys_api_url)`;
 
 /** Loads the project; any error in skein.yaml or the given workflows stops with diagnostics. */

@@ -48,8 +48,15 @@ export async function processRecord(deps: EngineDeps, s: RunScope, c: Candidate)
   const handled: WriteOp[] = c.event ? [{ op: 'markEventHandled', eventId: c.event.id, workflow: s.wf.name }] : [];
   if (!c.record && c.event?.kind !== 'deleted') {
     if (!c.event) {
+      // A key asked for by name that does not exist: a failed record of the run, in its history
+      // too (runs show lists it, runs retry --failed-only tries it again).
+      const error = `no ${s.wf.object} record with key "${c.key}"`;
       s.summary.failed++;
-      s.summary.failures.push({ key: c.key, step: '-', error: `no ${s.wf.object} record with key "${c.key}"` });
+      s.summary.failures.push({ key: c.key, step: '-', error });
+      await store.commit([
+        { op: 'startRunRecord', runId: s.runId, object: s.wf.object, key: c.key, startedAt: isoNow() },
+        { op: 'finishRunRecord', runId: s.runId, key: c.key, status: 'failed', error },
+      ]);
     }
     if (handled.length) await store.commit(handled);
     return;

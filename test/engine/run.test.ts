@@ -162,6 +162,21 @@ describe('activate, deactivate, edit, change password', () => {
   });
 });
 
+describe('named records', () => {
+  it('a key that does not exist is a failed record in the run history too', async () => {
+    h = await harness();
+    const u = h.sandbox.addUser({ role: 'scanner', first_name: 'N', last_name: 'R', email: 'nr@corp.test', status: 'Active' });
+    await h.store.upsertMany('users', [person('n.r', { status: 'Leaver', qualys_login: u.login, qualys_status: 'Active' })]);
+    const s = await runWorkflow(h.deps, h.workflow('qualys-deactivate-leavers'), { trigger: 'manual', keys: ['n.r', 'no.such'] });
+    expect(s).toMatchObject({ succeeded: 1, failed: 1, status: 'partial' });
+    const run = await h.store.getRun(s.runId);
+    expect(run!.records.map((r) => [r.key, r.status, r.error]).sort()).toEqual([
+      ['n.r', 'succeeded', null],
+      ['no.such', 'failed', 'no users record with key "no.such"'],
+    ]);
+  });
+});
+
 describe('plan', () => {
   it('shows later steps the fields earlier steps map (as placeholders), and a skipped step\'s outputs as ""', async () => {
     const chain = [

@@ -41,7 +41,7 @@ const SKEIN_YAML = `${schema('../', 'config')}
 version: 1
 variables:
   # The Qualys API server of your platform (US1 here). Try workflows against the local sandbox
-  # with: skein sandbox qualys, then --var qualys_api_url=http://127.0.0.1:8443.
+  # with: skein sandbox qualys, then --var qualys_api_url=http://127.0.0.1:8765.
   qualys_api_url: https://qualysapi.qualys.com
 credentials:
   qualys:

@@ -39,7 +39,8 @@ Subcommands:
 
 Options for all subcommands:
   --object NAME       object to work on (default users)
-  --state PATH        state database (default $SKEIN_STATE, else .skein/state.db)
+  --state PATH        state store: a file or postgres:// URL (default $SKEIN_DATABASE_URL,
+                      else $SKEIN_STATE, else .skein/state.db)
   --dir DIR           workflows directory whose skein.yaml declares objects (default workflows)
 
 Sensitive fields are shown as ******** unless --reveal is given.

@@ -15,7 +15,7 @@ import { findWorkflow, openWorkspace, WORKSPACE_HELP, WORKSPACE_OPTIONS, type Wo
 
 const HELP = `Usage: skein runs list [--workflow NAME] [--status STATUS] [--limit N] [--format table|json]
        skein runs show RUN_ID [--format table|json]
-       skein runs retry RUN_ID [--failed-only] [--format text|json]
+       skein runs retry RUN_ID [--failed-only] [--format table|json]
        skein runs resolve RUN_ID KEY --as succeeded|failed [--step ID] [--note TEXT]
 
 Lists runs (newest first) or shows one run with every record and step: the request as sent
@@ -28,10 +28,11 @@ Options:
   --workflow NAME   only runs of this workflow
   --status S        running, succeeded, failed, partial or cancelled
   --limit N         at most N runs (default 50)
-  --format F        table (default) or json
+  --format F        table (default; text is the same) or json
 ${WORKSPACE_HELP}
 
-Exit codes: 0 shown, 1 no such run, 2 bad usage.`;
+Exit codes: 0 shown, retried with every record succeeded, or resolved; 1 no such run, record
+or step to resolve, or a retried record failed; 2 bad usage.`;
 
 function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
@@ -153,7 +154,7 @@ export const runsCommand: Command = {
         note: { type: 'string' },
       },
     });
-    if (!['table', 'json', 'text'].includes(values.format!)) throw new UsageError(`unknown format "${values.format}"; formats: table, json`);
+    if (!['table', 'json', 'text'].includes(values.format!)) throw new UsageError(`unknown format "${values.format}"; formats: table (or text), json`);
     const ws = await openWorkspace(values, io, undefined, { readOnly: sub === 'list' || sub === 'show' });
     try {
       if (sub === 'list') {

@@ -18,7 +18,7 @@ store with the case's records, fake credentials, and canned responses instead of
 Failures name file:line:col of the expectation, with the expected and actual values.
 
 Options:
-  --reporter text    one line per failure and a summary line "N passed, N failed" (default)
+  --reporter text    one line per case (ok or FAIL, with why) and a summary line "N passed, N failed" (default)
   --reporter junit   JUnit XML for CI systems
   --output FILE      write the report to FILE; only the summary line goes to stdout
 
@@ -55,7 +55,7 @@ export const testCommand: Command = {
       }
     }
     if (!report.results.length && !report.invalid.length) {
-      println(io.stderr, `skein test: no test files (*.test.yaml) in ${paths.join(', ')}`);
+      println(io.stderr, `skein test: no test files (*.test.yaml) in ${paths.join(', ')} [no-tests]`);
       println(io.stdout, summaryLine(report));
       return EXIT.FAILED;
     }
