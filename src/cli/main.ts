@@ -21,9 +21,9 @@ function topHelp(): string {
     ...commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
     '',
     'Global options:',
-    '  --help, -h   show help (also `skein <command> --help`)',
-    '  --version    print the version',
-    '  --debug      show stack traces for internal errors',
+    '  --help, -h     show help (also `skein help`, `skein <command> --help`)',
+    '  --version, -v  print the version',
+    '  --debug        show stack traces for internal errors',
     '',
     'Exit codes: 0 ok, 1 findings or failures, 2 bad usage or unreadable input.',
   ].join('\n');

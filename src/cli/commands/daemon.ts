@@ -19,7 +19,7 @@ missed ticks from the stored last fire time), runs event-triggered workflows for
 changes made by any process (within a second), and serves an HTTP API:
   GET /healthz, GET /readyz, GET /api/workflows, GET /api/runs?workflow=&status=,
   GET /api/runs/:id, POST /api/workflows/:name/run {"records": [...]}, GET /api/cluster,
-  GET|PUT|PATCH|DELETE /api/records/:object/:key
+  GET|PUT|PATCH|DELETE /api/records/:object/:key, GET /metrics (Prometheus text)
 Invalid workflows are not loaded; their diagnostics are logged and shown by /api/workflows.
 Changed files (and SIGHUP) reload at once: a file that validates takes effect, one that no
 longer validates keeps its last good version running, a deleted file stops its workflow.
