@@ -81,10 +81,18 @@ export function applyVars(project: LoadedProject, pairs: string[] | undefined): 
 export async function openWorkspace(values: { dir?: string; state?: string; var?: string[] }, io: Io, onlyWorkflow?: string, opts: { readOnly?: boolean } = {}): Promise<Workspace> {
   const project = loadCheckedProject(values.dir ?? 'workflows', io, onlyWorkflow);
   applyVars(project, values.var);
-  let location = values.state ? resolveStateLocation(values.state, io.cwd) : defaultStateLocation(io.env, io.cwd);
+  let location = stateLocation(values.state, io);
   if (opts.readOnly && isAbsolute(location) && !existsSync(location)) location = ':memory:';
   const store = await openStore(location, project.scope.objects);
   return { project, store, close: () => store.close() };
+}
+
+/** Where the store is: --state (a path or URL), else the environment's default. */
+export function stateLocation(state: string | undefined, io: Io): string {
+  if (state === undefined) return defaultStateLocation(io.env, io.cwd);
+  // An empty value (an unset shell variable) would otherwise name the current folder.
+  if (state.trim() === '') throw new UsageError('--state needs a file path or a postgres:// URL, not an empty value');
+  return resolveStateLocation(state, io.cwd);
 }
 
 export function findWorkflow(project: LoadedProject, name: string): WorkflowFile {

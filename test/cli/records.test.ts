@@ -91,6 +91,12 @@ describe('skein records import', () => {
     expect((await skein('records', 'list', '--format', 'json')).stdout.trim()).toBe('[]');
   });
 
+  it('an empty --state (an unset shell variable) is bad usage, not the current folder', async () => {
+    const r = await skein('records', 'list', '--state', '');
+    expect(r).toMatchObject({ code: 2, stdout: '' });
+    expect(r.stderr).toMatch(/^skein records: --state needs a file path or a postgres:\/\/ URL, not an empty value .*\[usage\]\n$/);
+  });
+
   it('a state path whose directory cannot be made fails at once (Node 20 spins on a recursive mkdir under /proc)', async () => {
     const r = await skein('records', 'set', 'z', 'email=z@x', '--state', '/proc/skein-nope/state.db');
     expect(r.code).toBe(1);

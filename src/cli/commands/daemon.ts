@@ -5,7 +5,7 @@ import { parseArgs } from 'node:util';
 import { Daemon } from '../../daemon/daemon.js';
 import { createLogger } from '../../daemon/logger.js';
 import { SkeinError } from '../../errors.js';
-import { defaultStateLocation, resolveStateLocation } from '../../store/index.js';
+import { stateLocation } from '../workspace.js';
 import { UsageError, type Command } from '../command.js';
 import { EXIT } from '../exit-codes.js';
 import type { Io } from '../io.js';
@@ -104,7 +104,7 @@ export const daemonCommand: Command = {
       sandbox = sb;
       log.info({ sandbox: url, account: account!.username }, 'Qualys sandbox started in-process');
     }
-    const state = values.state ? resolveStateLocation(values.state, io.cwd) : defaultStateLocation(io.env, io.cwd);
+    const state = stateLocation(values.state, io);
     const leaseTtlMs = ms(values['lease-ttl']!, '--lease-ttl');
     if (leaseTtlMs < 300) throw new UsageError('--lease-ttl must be at least 300ms');
     const claimBatch = values['claim-batch'] === undefined ? undefined : Number(values['claim-batch']);

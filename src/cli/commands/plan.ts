@@ -12,14 +12,14 @@ import { diffProjects } from '../../gitops/diff.js';
 import { buildReport, formatBasePlanJson, formatBasePlanMarkdown, formatBasePlanText } from '../../gitops/format.js';
 import { computeImpact } from '../../gitops/impact.js';
 import { formatFromPath, ImportParseError, importRecords, parseImport } from '../../records/import.js';
-import { defaultStateLocation, openStore, redactUrl, resolveStateLocation } from '../../store/index.js';
+import { openStore, redactUrl } from '../../store/index.js';
 import type { Store } from '../../store/types.js';
 import { collectProjects, loadProject, projectDiagnostics, type LoadedProject } from '../../workflow/project.js';
 import { UsageError, type Command } from '../command.js';
 import { EXIT } from '../exit-codes.js';
 import type { Io } from '../io.js';
 import { println } from '../io.js';
-import { applyVars, findWorkflow, loadCheckedProject, openWorkspace, WORKSPACE_HELP, WORKSPACE_OPTIONS } from '../workspace.js';
+import { applyVars, findWorkflow, loadCheckedProject, openWorkspace, stateLocation, WORKSPACE_HELP, WORKSPACE_OPTIONS } from '../workspace.js';
 
 const HELP = `Usage: skein plan WORKFLOW [--record KEY ... | --all] [--event created|updated|deleted]
                   [--format text|json|markdown] [--limit N]
@@ -195,7 +195,7 @@ async function openRecords(values: BaseValues, io: Io, head: LoadedProject): Pro
       throw err;
     }
   }
-  const location = values.state ? resolveStateLocation(values.state, io.cwd) : defaultStateLocation(io.env, io.cwd);
+  const location = stateLocation(values.state, io);
   // Never create a state file that does not exist: an empty in-memory store stands in.
   if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(location) && location !== ':memory:' && !existsSync(location)) {
     return { store: await openStore(':memory:', head.scope.objects), source: `no state store at ${shown(location)}` };

@@ -8,7 +8,8 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { SkeinError } from '../../errors.js';
 import { formatFromPath, ImportParseError, importRecords, IMPORT_FORMATS, parseImport, type ImportFormat, type ParsedImport } from '../../records/import.js';
 import { formatRecord, formatRecords, GET_FORMATS, LIST_FORMATS, type GetFormat, type ListFormat } from '../../records/format.js';
-import { defaultStateLocation, openStore, resolveStateLocation } from '../../store/index.js';
+import { openStore } from '../../store/index.js';
+import { stateLocation } from '../workspace.js';
 import type { Store } from '../../store/types.js';
 import type { ObjectDef } from '../../workflow/objects.js';
 import { UsageError, type Command } from '../command.js';
@@ -93,7 +94,7 @@ async function context(values: Values, io: Io): Promise<Context> {
   const name = (values.object as string | undefined) ?? 'users';
   const def = objects.get(name);
   if (!def) throw new UsageError(`unknown object "${name}"; objects: ${[...objects.keys()].sort().join(', ')}`);
-  const location = values.state !== undefined ? resolveStateLocation(values.state as string, io.cwd) : defaultStateLocation(io.env, io.cwd);
+  const location = stateLocation(values.state as string | undefined, io);
   return { def, objects, location };
 }
 
