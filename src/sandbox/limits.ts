@@ -153,7 +153,8 @@ export class LimitTracker {
         ok: false,
         code: 1960,
         message: concurrencyBlockText(st.running - concLimit + 1),
-        headers: headers(rateLimit, windowSec, Math.max(0, rateLimit - inWindow), toWait, concLimit, st.running),
+        // Running counts this call too (reference §13.1: "including this one"), though refused.
+        headers: headers(rateLimit, windowSec, Math.max(0, rateLimit - inWindow), toWait, concLimit, st.running + 1),
       };
     }
     if (rate && inWindow >= rate.calls) {
@@ -163,7 +164,7 @@ export class LimitTracker {
         ok: false,
         code: 1965,
         message: rateBlockText(wait),
-        headers: headers(rateLimit, windowSec, 0, omit() ? null : wait, concLimit, st.running),
+        headers: headers(rateLimit, windowSec, 0, omit() ? null : wait, concLimit, st.running + 1),
       };
     }
 

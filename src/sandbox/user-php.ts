@@ -46,7 +46,15 @@ function add(ctx: RequestContext): string {
   // new user becomes its primary contact (UNCONFIRMED; reference §11 suggestion).
   const rec = ctx.directory.create(
     ctx.sub,
-    { ...req.fields, role: req.role, business_unit: req.business_unit, status: 'Pending Activation', created_at: ctx.stamp.at },
+    {
+      ...req.fields,
+      // Reference §4 (CORROBORATED): an omitted zip code defaults to the API user's own.
+      zip_code: ctx.params.has('zip_code') ? req.fields.zip_code : ctx.caller.zip_code,
+      role: req.role,
+      business_unit: req.business_unit,
+      status: 'Pending Activation',
+      created_at: ctx.stamp.at,
+    },
     ctx.rng,
     ctx.nowMs,
   );

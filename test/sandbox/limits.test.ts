@@ -44,6 +44,8 @@ describe('API limits', () => {
       'x-ratelimit-window-sec': '60',
       'x-ratelimit-remaining': '0',
       'x-ratelimit-towait-sec': '30',
+      // "Calls running right now, including this one" (reference §13.1), refused or not.
+      'x-concurrency-limit-running': '1',
     });
     expect(blocked.xml.GENERIC_RETURN.RETURN).toEqual({
       '#text': 'This API cannot be run again for another 0 hours, 0 minutes and 30 seconds.',

@@ -32,6 +32,16 @@ describe('user.php action=add', () => {
     expect(sandbox.findUserByEmail('CHRIS.washington@example.com')?.login).toBe('quayscw1');
   });
 
+  it('gives a new user the API user\'s zip code when zip_code is left out, and keeps a given one', async () => {
+    const { sandbox, url } = await startSandbox();
+    const caller = sandbox.findUser('sandbox_mgr')!;
+    expect(caller.zip_code).not.toBe('');
+    await call(url, 'user.php', addParams({ zip_code: undefined }));
+    await call(url, 'user.php', addParams({ zip_code: '10004', email: 'z@example.com' }));
+    expect(sandbox.findUserByEmail('chris.washington@example.com')!.zip_code).toBe(caller.zip_code);
+    expect(sandbox.findUserByEmail('z@example.com')!.zip_code).toBe('10004');
+  });
+
   it('returns USER_LOGIN and PASSWORD after RETURN with send_email=0, and numbers logins uniquely', async () => {
     const { sandbox, url } = await startSandbox();
     await call(url, 'user.php', addParams());
