@@ -24,14 +24,28 @@ export interface SubscriptionConfig {
   login_prefix?: string;
   /** `COMPANY` in user_list.php; default `Quays Sandbox, Inc.`. */
   company?: string;
-  /** Asset group titles `asset_groups` may name; default a small fixed list. */
-  asset_groups?: string[];
+  /**
+   * Asset groups `asset_groups` may name: a title (a subscription-level group, in Unassigned) or
+   * `{ title, business_unit }`. Default a small fixed list of subscription-level groups.
+   */
+  asset_groups?: Array<string | AssetGroupConfig>;
   /** Custom business units that exist from the start (besides `Unassigned` and the accounts' units). */
   business_units?: string[];
   /** Unit Managers see nothing of users outside their unit (default false: partial details). */
   restrict_unit_manager_view?: boolean;
   /** Limits for this subscription; overrides the sandbox-wide limits field by field. */
   limits?: LimitsConfig;
+}
+
+export interface AssetGroupConfig {
+  title: string;
+  /** The unit the group belongs to; default Unassigned (the subscription level). */
+  business_unit?: string;
+}
+
+export interface AssetGroup {
+  title: string;
+  business_unit: string;
 }
 
 export interface ApiAccount extends Required<Omit<ApiAccountConfig, 'first_name' | 'last_name' | 'email'>> {
@@ -44,7 +58,7 @@ export interface ResolvedSubscription {
   id: string;
   login_prefix: string;
   company: string;
-  asset_groups: string[];
+  asset_groups: AssetGroup[];
   business_units: string[];
   restrict_unit_manager_view: boolean;
   limits?: LimitsConfig | undefined;
@@ -85,7 +99,7 @@ export function resolveAccounts(
   for (const [i, s] of subscriptions.entries()) {
     if (typeof s?.id !== 'string' || s.id === '') problems.push(`subscriptions[${i}].id must be a non-empty string`);
     else if (subs.has(s.id)) problems.push(`subscriptions[${i}]: duplicate id "${s.id}"`);
-    else subs.set(s.id, resolveSubscription(s));
+    else subs.set(s.id, resolveSubscription(s, `subscriptions[${i}]`, problems));
   }
   const seen = new Set<string>();
   const out: ApiAccount[] = [];
@@ -105,7 +119,7 @@ export function resolveAccounts(
     if (a.role === 'unit_manager' && bu === UNASSIGNED_BU) problems.push(`${where}: a unit_manager needs a business_unit other than Unassigned`);
     if (a.role === 'manager' && bu !== UNASSIGNED_BU) problems.push(`${where}: a manager belongs to business unit Unassigned`);
     const subscription = a.subscription ?? DEFAULT_SUBSCRIPTION;
-    if (!subs.has(subscription)) subs.set(subscription, resolveSubscription({ id: subscription }));
+    if (!subs.has(subscription)) subs.set(subscription, resolveSubscription({ id: subscription }, where, problems));
     out.push({
       username: a.username,
       password: a.password,
@@ -121,12 +135,20 @@ export function resolveAccounts(
   return { accounts: out, subscriptions: [...subs.values()] };
 }
 
-function resolveSubscription(s: SubscriptionConfig): ResolvedSubscription {
+function resolveSubscription(s: SubscriptionConfig, where: string, problems: string[]): ResolvedSubscription {
+  const groups: AssetGroup[] = [];
+  for (const [j, g] of (s.asset_groups ?? DEFAULT_ASSET_GROUPS).entries()) {
+    const title = typeof g === 'string' ? g : g?.title;
+    const unit = typeof g === 'string' ? UNASSIGNED_BU : (g?.business_unit ?? UNASSIGNED_BU);
+    if (typeof title !== 'string' || title.trim() === '' || typeof unit !== 'string' || unit === '') {
+      problems.push(`${where}.asset_groups[${j}] must be a title or { title, business_unit }`);
+    } else groups.push({ title, business_unit: unit });
+  }
   return {
     id: s.id,
     login_prefix: (s.login_prefix ?? s.id).toLowerCase(),
     company: s.company ?? 'Quays Sandbox, Inc.',
-    asset_groups: s.asset_groups ?? [...DEFAULT_ASSET_GROUPS],
+    asset_groups: groups,
     business_units: s.business_units ?? ['Engineering', 'Finance', 'Operations'],
     restrict_unit_manager_view: s.restrict_unit_manager_view ?? false,
     limits: s.limits,

@@ -90,7 +90,7 @@ function capitalize(s: string): string {
 /** Adds `count` generated users to `sub`. */
 export function seedUsers(directory: UserDirectory, sub: SubscriptionDirectory, count: number, rng: Random): void {
   const customUnits = [...sub.businessUnits.keys()].filter((b) => b !== UNASSIGNED_BU);
-  const groups = [...sub.assetGroups];
+  const groups = [...sub.assetGroups.keys()];
   const emails = new Set(sub.users.map((u) => u.email));
   for (let i = 0; i < count; i++) {
     const first = rng.pick(FIRST);
@@ -105,7 +105,7 @@ export function seedUsers(directory: UserDirectory, sub: SubscriptionDirectory, 
     emails.add(email);
     const created = EPOCH - (30 + rng.int(700)) * DAY - rng.int(DAY);
     const lastLogin = status === 'Pending Activation' ? null : created + rng.int(25) * DAY + rng.int(DAY);
-    const assetGroups = role === 'scanner' || role === 'reader' ? groups.filter(() => rng.next() < 0.25).slice(0, 3) : [];
+    const assetGroups = role === 'scanner' || role === 'reader' ? groups.filter(() => rng.next() < 0.25).filter((g) => sub.mayAssign(bu, g)).slice(0, 3) : [];
     directory.create(
       sub,
       {

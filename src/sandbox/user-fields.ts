@@ -93,6 +93,13 @@ function assetGroupsCombination(role: UserRole, groups: readonly string[], raw: 
   }
 }
 
+/** Reference §11: a user gets groups of its own business unit (any group when in Unassigned). */
+function assetGroupsOfUnit(groups: readonly string[], businessUnit: string, sub: SubscriptionDirectory): void {
+  for (const title of groups) {
+    if (!sub.mayAssign(businessUnit, title)) throw invalid('asset_groups', title, `not a group of business unit ${businessUnit}`);
+  }
+}
+
 export interface AddRequest {
   role: UserRole;
   business_unit: string;
@@ -132,6 +139,7 @@ export function parseAddRequest(params: Params, sub: SubscriptionDirectory): Add
   const groups = splitList(groupsRaw);
   assetGroupsCombination(role, groups, groupsRaw);
   const businessUnit = params.get('business_unit') as string;
+  assetGroupsOfUnit(groups, businessUnit, sub);
   if (role === 'manager' && businessUnit !== UNASSIGNED_BU) {
     throw combination([
       ['user_role', 'manager'],
@@ -180,6 +188,7 @@ export function parseEditPatch(params: Params, target: SandboxUser, sub: Subscri
     if (spec.param === 'asset_groups') {
       const groups = splitList(value);
       assetGroupsCombination(target.role, groups, value);
+      assetGroupsOfUnit(groups, target.business_unit, sub);
       patch.asset_groups = groups;
     } else if (spec.param === 'time_zone_code') {
       patch.time_zone_code = value === '' ? 'Auto' : value;

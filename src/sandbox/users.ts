@@ -17,14 +17,25 @@ export class SubscriptionDirectory {
   readonly users: UserRecord[] = [];
   readonly byLogin = new Map<string, UserRecord>();
   readonly businessUnits = new Map<string, BusinessUnit>();
-  readonly assetGroups: ReadonlySet<string>;
+  /** Asset group title -> the business unit it belongs to. */
+  readonly assetGroups: ReadonlyMap<string, string>;
   nextUserId = 1001;
 
   constructor(config: ResolvedSubscription) {
     this.config = config;
-    this.assetGroups = new Set(config.asset_groups);
+    this.assetGroups = new Map(config.asset_groups.map((g) => [g.title, g.business_unit]));
     this.businessUnits.set(UNASSIGNED_BU, { title: UNASSIGNED_BU, poc: null });
     for (const bu of config.business_units) this.ensureBusinessUnit(bu);
+    for (const g of config.asset_groups) this.ensureBusinessUnit(g.business_unit);
+  }
+
+  /**
+   * Groups a user of `businessUnit` may be given (reference §11): those of its unit, or any
+   * group of the subscription for a user in Unassigned.
+   */
+  mayAssign(businessUnit: string, title: string): boolean {
+    const unit = this.assetGroups.get(title);
+    return unit !== undefined && (businessUnit === UNASSIGNED_BU || unit === businessUnit);
   }
 
   ensureBusinessUnit(title: string): BusinessUnit {

@@ -160,6 +160,8 @@ describe('accounts file', () => {
     expect(err2.message).toContain('accounts[0].password must be a non-empty string');
     expect(err2.message).toContain('accounts[0].role "boss" is not one of');
     expect(err2.message).toContain('accounts[1]: a unit_manager needs a business_unit other than Unassigned');
+    writeFileSync(file, 'subscriptions:\n  - { id: quays, asset_groups: [All, { business_unit: Sales }] }\naccounts:\n  - { username: a, password: x, role: manager }\n');
+    expect(((await loadAccountsFile(file).catch((e: Error) => e)) as Error).message).toMatch(/subscriptions\[0\]\.asset_groups\[1\] must be a title or \{ title, business_unit \}/);
     writeFileSync(file, 'accounts:\n  - { username: a, password: x }\n');
     expect(((await loadAccountsFile(file).catch((e: Error) => e)) as Error).message).toMatch(/accounts\[0\]\.role is missing; give one of /);
   });

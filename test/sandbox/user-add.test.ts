@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { addParams, call, cdataParser, ret, startSandbox } from './helpers.js';
+import { addParams, addUser, call, cdataParser, ret, startSandbox } from './helpers.js';
 
 describe('user.php action=add', () => {
   it('creates a Pending Activation user and answers the official USER_OUTPUT shape', async () => {
@@ -30,6 +30,23 @@ describe('user.php action=add', () => {
       time_zone_code: 'Auto',
     });
     expect(sandbox.findUserByEmail('CHRIS.washington@example.com')?.login).toBe('quayscw1');
+  });
+
+  it('gives a user only asset groups of its business unit, or any group when it is in Unassigned', async () => {
+    const { sandbox, url } = await startSandbox({
+      subscriptions: [{ id: 'quays', business_units: ['Sales'], asset_groups: ['All', { title: 'EU Servers', business_unit: 'Sales' }] }],
+    });
+    const sales = await addUser(url, { business_unit: 'Sales', asset_groups: 'EU Servers' });
+    expect(sandbox.findUser(sales.login)!.asset_groups).toEqual(['EU Servers']);
+    const outside = await call(url, 'user.php', addParams({ business_unit: 'Sales', asset_groups: 'All', email: 'o@example.com' }));
+    expect(ret(outside)).toMatchObject({ status: 'FAILED', number: '1905' });
+    expect(ret(outside).message).toContain('asset_groups');
+    expect(sandbox.findUserByEmail('o@example.com')).toBeUndefined();
+    const unassigned = await addUser(url, { asset_groups: 'All,EU Servers', email: 'u@example.com' });
+    expect(sandbox.findUser(unassigned.login)!.asset_groups).toEqual(['All', 'EU Servers']);
+    // Edit checks the user's own unit the same way, and changes nothing when it refuses.
+    expect(ret(await call(url, 'user.php', { action: 'edit', login: sales.login, asset_groups: 'All' }))).toMatchObject({ number: '1905' });
+    expect(sandbox.findUser(sales.login)!.asset_groups).toEqual(['EU Servers']);
   });
 
   it('gives a new user the API user\'s zip code when zip_code is left out, and keeps a given one', async () => {
