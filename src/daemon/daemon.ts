@@ -87,10 +87,17 @@ export class Daemon {
     await this.adoptOrphans();
     this.adopter = setInterval(() => void this.adoptOrphans(), Math.max(100, Math.floor(this.presence.ttlMs / 3)));
     this.server = createApi(this, this.opts.apiToken);
-    await new Promise<void>((resolve, reject) => {
-      this.server!.once('error', reject);
-      this.server!.listen(this.opts.port, this.opts.host, () => resolve());
-    });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        this.server!.once('error', reject);
+        this.server!.listen(this.opts.port, this.opts.host, () => resolve());
+      });
+    } catch (err) {
+      // Nothing may stay behind (heartbeat, timers, store): the process must be able to exit 1.
+      await this.stop(0);
+      const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+      throw new SkeinError('daemon-listen', `cannot listen on ${this.opts.host}:${this.opts.port} (${code}); choose another --listen`, { cause: err });
+    }
     const { port } = this.server.address() as AddressInfo;
     const url = `http://${this.opts.host.includes(':') ? `[${this.opts.host}]` : this.opts.host}:${port}`;
     await this.presence.setInfo({ api: url, workflows: this.runnable().length });
@@ -317,7 +324,9 @@ export class Daemon {
     const drained = Promise.allSettled([this.scheduler?.stop(), this.polling, ...this.inFlight]).then(() => true);
     const deadline = new Promise<boolean>((r) => setTimeout(() => r(false), timeoutMs).unref());
     const clean = await Promise.race([drained, deadline]);
-    await this.http?.close().catch(() => undefined);
+    // Past the deadline calls still waiting on the vendor are cut off (a call not safe to repeat
+    // was journaled first, so it is reconciled later, never re-sent blindly).
+    await (clean ? this.http?.close() : this.http?.destroy())?.catch(() => undefined);
     await this.limits?.close();
     // Only after a clean drain may the runner vanish at once; with work still in flight its leases
     // and runs must lapse and be taken over as after a crash.

@@ -231,6 +231,14 @@ export class HttpClient {
     await Promise.all(pools.map((p) => p.close()));
   }
 
+  /** Closes every pool at once, aborting requests in flight (a deadline passed). */
+  async destroy(): Promise<void> {
+    this.#closed = true;
+    const pools = [...this.#pools.values()];
+    this.#pools.clear();
+    await Promise.all(pools.map((p) => p.destroy()));
+  }
+
   /** The injected dispatcher, told the origin (an Agent routes by it; exchange() sends only the path). */
   #routed(origin: string): Dispatcher {
     let d = this.#routes.get(origin);

@@ -65,6 +65,36 @@ describe('daemon lifecycle', () => {
     expect(users.filter((u) => u.email === 'ada@corp.test')).toHaveLength(1);
   });
 
+  it('past --shutdown-timeout it cuts the in-flight call off and exits 1', async () => {
+    const sandbox = spawnSkein(['sandbox', 'qualys', '--port', '0', '--latency', '20000']);
+    const sandboxUrl = await lineMatching(sandbox, 'stdout', /(http:\/\/127\.0\.0\.1:\d+)/);
+    cpSync(join(root, 'workflows', 'qualys-create-user.yaml'), join(dir, 'workflows', 'qualys-create-user.yaml'));
+    await promisify(execFile)(process.execPath, [bin, 'records', 'set', 'ada', 'email=ada@corp.test', 'first_name=Ada', 'last_name=L', 'title=T', 'phone=1', 'address1=A', 'city=Berlin', 'country=Germany', 'status=Active', '--state', 's.db'], { cwd: dir });
+    const daemon = spawnSkein(['daemon', '--listen', '127.0.0.1:0', '--state', 's.db', '--var', `qualys_api_url=${sandboxUrl}`, '--poll', '50ms', '--shutdown-timeout', '1s']);
+    const logs: string[] = [];
+    createInterface({ input: daemon.stdout! }).on('line', (l) => logs.push(l));
+    await lineMatching(daemon, 'stderr', /listening on (\S+)/);
+    await new Promise((r) => setTimeout(r, 500));
+    const t0 = Date.now();
+    daemon.kill('SIGTERM');
+    expect(await exitCode(daemon)).toBe(1);
+    // The sandbox would answer after 20 s: the daemon did not wait for it.
+    expect(Date.now() - t0).toBeLessThan(8000);
+    expect(logs.join('\n')).toMatch(/"clean":false/);
+  });
+
+  it('exits 1 at once, with one line, when its --listen address is taken', async () => {
+    const blocker = spawnSkein(['sandbox', 'qualys', '--port', '0']);
+    const taken = await lineMatching(blocker, 'stdout', /http:\/\/(127\.0\.0\.1:\d+)/);
+    const t0 = Date.now();
+    const daemon = spawnSkein(['daemon', '--sandbox', '--listen', taken, '--state', 's.db']);
+    let err = '';
+    daemon.stderr!.on('data', (d) => (err += String(d)));
+    expect(await exitCode(daemon)).toBe(1);
+    expect(Date.now() - t0).toBeLessThan(10_000);
+    expect(err).toMatch(/^skein daemon: cannot listen on 127\.0\.0\.1:\d+ \(EADDRINUSE\); choose another --listen \[daemon-listen\]\n$/);
+  });
+
   it('catches up missed ticks after a restart: all of them, from the stored last fire time', async () => {
     writeFileSync(
       join(dir, 'workflows', 'minutely.yaml'),

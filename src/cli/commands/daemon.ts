@@ -45,7 +45,7 @@ Exit codes: 0 stopped by a signal after draining, 1 failed to start or drain, 2 
 
 function parseListen(text: string): { host: string; port: number } {
   const m = /^(\[[^\]]+\]|[^:]+):(\d+)$/.exec(text);
-  if (!m) throw new UsageError(`--listen takes HOST:PORT, found "${text}"`);
+  if (!m || Number(m[2]) > 65535) throw new UsageError(`--listen takes HOST:PORT with a port from 0 to 65535, found "${text}"`);
   return { host: m[1]!.replace(/^\[|\]$/g, ''), port: Number(m[2]) };
 }
 
