@@ -32,7 +32,38 @@ function send(res: ServerResponse, status: number, body: unknown): void {
   res.end(text);
 }
 
-async function readJson(req: IncomingMessage): Promise<unknown> {
+/**
+ * Bodies must be declared JSON. A browser sends text/plain or form bodies across sites without
+ * asking first (no CORS preflight), so a page the operator visits could otherwise start runs or
+ * change records on a loopback daemon without a token.
+ */
+function requireJson(req: IncomingMessage): void {
+  const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+  // No type at all is a tool (browsers always label a body); any other type is refused.
+  if (type !== '' && type !== 'application/json') throw new ApiError(415, 'unsupported-media-type', `send the body as Content-Type: application/json, not ${type}`);
+}
+
+/** Refuses requests a browser made for a page of another origin (the Origin header says so). */
+function sameOrigin(req: IncomingMessage): boolean {
+  const origin = req.headers.origin;
+  if (origin === undefined) return true;
+  try {
+    return new URL(origin).host === req.headers.host;
+  } catch {
+    return false;
+  }
+}
+
+/** A path segment, percent-decoded; a malformed escape is the client's mistake (400). */
+function segment(raw: string): string {
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    throw new ApiError(400, 'invalid-path', `"${raw}" is not a valid URL path segment`);
+  }
+}
+
+async function readJson(req: IncomingMessage, opts: { required?: boolean } = {}): Promise<unknown> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
@@ -40,7 +71,11 @@ async function readJson(req: IncomingMessage): Promise<unknown> {
     if (size > MAX_BODY) throw new ApiError(413, 'body-too-large', `request body is larger than ${MAX_BODY} bytes`);
     chunks.push(chunk as Buffer);
   }
-  if (!size) return {};
+  if (!size) {
+    if (opts.required) throw new ApiError(400, 'invalid-body', 'the request body is empty; send a JSON object');
+    return {};
+  }
+  requireJson(req);
   try {
     return JSON.parse(Buffer.concat(chunks).toString('utf8'));
   } catch {
@@ -60,7 +95,7 @@ export function createApi(daemon: Daemon, token: string | undefined): Server {
     handle(daemon, token, req, res).catch((err: unknown) => {
       if (err instanceof ApiError) return send(res, err.status, { error: { code: err.code, message: err.message } });
       if (err instanceof SkeinError) {
-        const status = /not-found|unknown-run|unknown-workflow/.test(err.code) ? 404 : 400;
+        const status = /not-found|unknown-run|unknown-workflow/.test(err.code) ? 404 : err.code === 'workflow-disabled' ? 409 : 400;
         return send(res, status, { error: { code: err.code, message: err.message } });
       }
       daemon.log.error({ err: (err as Error).message, path: req.url }, 'API request failed');
@@ -75,6 +110,7 @@ async function handle(daemon: Daemon, token: string | undefined, req: IncomingMe
   const method = req.method ?? 'GET';
   if (path === '/healthz' && method === 'GET') return send(res, 200, { status: 'ok' });
   if (!authorized(req, token)) throw new ApiError(401, 'unauthorized', 'missing or wrong bearer token');
+  if (!sameOrigin(req)) throw new ApiError(403, 'cross-origin', 'requests from another web origin are refused');
   if (path === '/readyz' && method === 'GET') {
     const r = await daemon.readiness();
     return send(res, r.ready ? 200 : 503, r);
@@ -89,12 +125,14 @@ async function handle(daemon: Daemon, token: string | undefined, req: IncomingMe
   if (path === '/api/cluster' && method === 'GET') return send(res, 200, await daemon.cluster());
   if (path === '/api/runs' && method === 'GET') {
     const status = url.searchParams.get('status') ?? undefined;
-    const runs = await daemon.store.listRuns({ workflow: url.searchParams.get('workflow') ?? undefined, status: status as never, limit: Number(url.searchParams.get('limit') ?? 50) });
+    const limitText = url.searchParams.get('limit') ?? '50';
+    if (!/^\d+$/.test(limitText) || Number(limitText) < 1) throw new ApiError(400, 'invalid-query', `limit must be a whole number >= 1, not "${limitText}"`);
+    const runs = await daemon.store.listRuns({ workflow: url.searchParams.get('workflow') ?? undefined, status: status as never, limit: Number(limitText) });
     return send(res, 200, runs);
   }
   let m = /^\/api\/runs\/([^/]+)$/.exec(path);
   if (m && method === 'GET') {
-    const run = await daemon.store.getRun(decodeURIComponent(m[1]!));
+    const run = await daemon.store.getRun(segment(m[1]!));
     if (!run) throw new ApiError(404, 'unknown-run', `no run with id "${m[1]}"`);
     return send(res, 200, run);
   }
@@ -102,12 +140,12 @@ async function handle(daemon: Daemon, token: string | undefined, req: IncomingMe
   if (m && method === 'POST') {
     const body = await readJson(req);
     if (!validateRunBody(body)) throw new ApiError(400, 'invalid-body', 'body must be {"records": ["key", ...]} (records optional)');
-    const summary = await daemon.runManual(decodeURIComponent(m[1]!), (body as { records?: string[] }).records);
+    const summary = await daemon.runManual(segment(m[1]!), (body as { records?: string[] }).records);
     return send(res, 200, summary);
   }
   m = /^\/api\/records\/([^/]+)\/([^/]+)$/.exec(path);
   if (m) {
-    const [object, key] = [decodeURIComponent(m[1]!), decodeURIComponent(m[2]!)];
+    const [object, key] = [segment(m[1]!), segment(m[2]!)];
     if (!daemon.store.objects.has(object)) throw new ApiError(404, 'unknown-object', `no object "${object}"`);
     if (method === 'GET') {
       const rec = await daemon.store.getRecord(object, key);
@@ -120,7 +158,8 @@ async function handle(daemon: Daemon, token: string | undefined, req: IncomingMe
       return send(res, 200, { deleted: key });
     }
     if (method === 'PUT' || method === 'PATCH') {
-      const body = await readJson(req);
+      // An empty PUT would clear every field of the record.
+      const body = await readJson(req, { required: true });
       if (!validateFields(body)) throw new ApiError(400, 'invalid-body', 'body must be an object of field: value (string, number, boolean or null)');
       let patch = body as Record<string, unknown>;
       if (method === 'PUT') {

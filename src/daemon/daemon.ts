@@ -2,7 +2,7 @@
 // fires schedules, consumes record events written by any process, serves the HTTP API, and shuts
 // down gracefully. Resources are released in reverse order of acquisition.
 import { knownVariables } from '../workflow/variables.js';
-import { watch, type FSWatcher } from 'node:fs';
+import { statSync, watch, type FSWatcher } from 'node:fs';
 import type { Server } from 'node:http';
 import { resolve } from 'node:path';
 import type { AddressInfo } from 'node:net';
@@ -43,6 +43,9 @@ export interface DaemonOptions {
   claimBatch?: number;
 }
 
+/** How often the daemon checks that it still watches the workflow directory in place. */
+const REWATCH_MS = 2000;
+
 export class Daemon {
   readonly log: Logger;
   store!: Store;
@@ -53,6 +56,9 @@ export class Daemon {
   private server?: Server;
   private poller?: NodeJS.Timeout;
   private watcher?: FSWatcher;
+  private watchedIno?: number;
+  private watchStale = false;
+  private rewatcher?: NodeJS.Timeout;
   metrics!: DaemonMetrics;
   private polling?: Promise<void>;
   private lastSeenEvent = 0;
@@ -121,7 +127,10 @@ export class Daemon {
     if (configErrors.length) {
       for (const d of configErrors) this.log.error({ file: d.file, line: d.line, col: d.col, code: d.code }, `skein.yaml not loaded: ${d.message}`);
       if (!this.project) throw new SkeinError('invalid-config', `skein.yaml has errors; run skein validate ${this.opts.dir}`);
-      this.diagnostics = sortDiagnostics(diags);
+      // The workflows keep running as loaded, so their findings stay as they were: what the broken
+      // skein.yaml would make of them (unknown fields, credentials) is not theirs to show.
+      const configFiles = new Set(configErrors.map((d) => d.file));
+      this.diagnostics = sortDiagnostics([...this.diagnostics.filter((d) => !configFiles.has(d.file)), ...configErrors]);
       return;
     }
     const previous = new Map((this.project?.workflows ?? []).filter((w) => w.valid).map((w) => [w.path, w]));
@@ -162,14 +171,36 @@ export class Daemon {
   /** Watches the workflow directory; bursts of changes reload once. */
   private watch(): void {
     let timer: NodeJS.Timeout | undefined;
+    const dir = resolve(this.opts.cwd, this.opts.dir);
+    this.watcher?.close();
+    this.watcher = undefined;
     try {
-      this.watcher = watch(resolve(this.opts.cwd, this.opts.dir), { recursive: true }, () => {
+      this.watchedIno = statSync(dir).ino;
+      this.watchStale = false;
+      this.watcher = watch(dir, { recursive: true }, () => {
+        // The directory itself moved away: this watcher may never report again.
+        if (statSync(dir, { throwIfNoEntry: false })?.ino !== this.watchedIno) this.watchStale = true;
         clearTimeout(timer);
         timer = setTimeout(() => void this.reload('file change'), 200);
+      });
+      this.watcher.on('error', () => {
+        this.watcher?.close();
+        this.watcher = undefined;
       });
     } catch (err) {
       this.log.warn({ err: (err as Error).message }, 'cannot watch the workflow directory; reload with SIGHUP');
     }
+    // A deploy that moves the directory away and puts a new one in its place leaves the watcher
+    // on the old one (or dead): look every few seconds, and watch and reload the new one.
+    this.rewatcher ??= setInterval(() => {
+      if (this.stopping.signal.aborted) return;
+      const ino = statSync(dir, { throwIfNoEntry: false })?.ino;
+      if (ino === undefined || (ino === this.watchedIno && this.watcher && !this.watchStale)) return;
+      this.log.info({ dir: this.opts.dir }, 'the workflow directory was replaced; watching the new one');
+      this.watch();
+      void this.reload('workflow directory replaced');
+    }, REWATCH_MS);
+    this.rewatcher.unref();
   }
 
   /**
@@ -272,12 +303,24 @@ export class Daemon {
   async runManual(name: string, records?: string[]): Promise<RunSummary> {
     const wf = this.runnable().find((w) => w.name === name);
     if (!wf) throw new SkeinError('unknown-workflow', `no loaded workflow named "${name}"`);
+    if (wf.enabled === false) throw new SkeinError('workflow-disabled', `workflow ${name} is disabled (enabled: false); enable it to run it`);
     const s = await this.track(runWorkflow(this.deps(), wf, { keys: records, trigger: 'manual', triggerData: { via: 'api', records } }));
     this.metrics.run('manual', s);
     return s;
   }
 
   workflowsInfo(): unknown[] {
+    // Findings on files that are no workflow (skein.yaml) get an entry of their own.
+    const workflowFiles = new Set(this.project.workflows.map((w) => w.file));
+    const others = [...new Set(this.diagnostics.filter((d) => !workflowFiles.has(d.file)).map((d) => d.file))].map((file) => {
+      const diagnostics = this.diagnostics.filter((d) => d.file === file);
+      const broken = diagnostics.some((d) => d.severity === 'error');
+      return { name: null, file, valid: !broken, enabled: null, trigger: null, next_fire: null, diagnostics, running_last_good: broken };
+    });
+    return [...this.workflowEntries(), ...others];
+  }
+
+  private workflowEntries(): unknown[] {
     return this.project.workflows.map((w) => ({
       name: w.def?.name ?? null,
       file: w.file,
@@ -318,6 +361,7 @@ export class Daemon {
   async stop(timeoutMs: number): Promise<boolean> {
     this.stopping.abort();
     this.watcher?.close();
+    clearInterval(this.rewatcher);
     if (this.poller) clearTimeout(this.poller);
     clearInterval(this.adopter);
     this.server?.close();

@@ -111,7 +111,8 @@ async function candidates(deps: EngineDeps, wf: WorkflowFile, target: RunTarget)
   }
   if (target.keys) {
     const out: Candidate[] = [];
-    for (const key of target.keys) out.push({ key, record: await deps.store.getRecord(wf.object, key) });
+    // A key named twice is one record, acted on once (a create must never go out twice).
+    for (const key of new Set(target.keys)) out.push({ key, record: await deps.store.getRecord(wf.object, key) });
     return out;
   }
   return (await deps.store.listRecords(wf.object)).map((r) => ({ key: r.key, record: r }));

@@ -1,7 +1,7 @@
 // The daemon as a child process on a real SQLite file with its in-process sandbox: API, record
 // changes from another process, seconds-level schedules, tokens, and graceful SIGTERM.
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
-import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -42,6 +42,7 @@ async function startDaemon(extraArgs: string[] = [], env: NodeJS.ProcessEnv = {}
   });
 }
 
+const JSON_TYPE = { 'content-type': 'application/json' };
 const exitOf = (c: ChildProcess) => new Promise<number | null>((r) => (c.exitCode !== null ? r(c.exitCode) : c.once('exit', (code) => r(code))));
 const cli = (...args: string[]) => promisify(execFile)(process.execPath, [bin, ...args, '--state', join(dir, 's.db')], { cwd: dir });
 
@@ -91,12 +92,12 @@ describe('skein daemon', () => {
     expect(metrics).toMatch(/skein_rate_limit_wait_seconds_total\{key="qualys:user.php"\}/);
 
     // The manual trigger and record writes through the API.
-    const put = await fetch(`${url}/api/records/users/bob`, { method: 'PUT', body: JSON.stringify({ email: 'bob@corp.test', status: 'Inactive' }) });
+    const put = await fetch(`${url}/api/records/users/bob`, { method: 'PUT', headers: JSON_TYPE, body: JSON.stringify({ email: 'bob@corp.test', status: 'Inactive' }) });
     expect(put.status).toBe(201);
-    const bad = await fetch(`${url}/api/records/users/bob`, { method: 'PATCH', body: '{not json' });
+    const bad = await fetch(`${url}/api/records/users/bob`, { method: 'PATCH', headers: JSON_TYPE, body: '{not json' });
     expect(bad.status).toBe(400);
     expect(await bad.json()).toMatchObject({ error: { code: 'invalid-json' } });
-    const manual = await fetch(`${url}/api/workflows/qualys-create-user/run`, { method: 'POST', body: JSON.stringify({ records: ['ada'] }) });
+    const manual = await fetch(`${url}/api/workflows/qualys-create-user/run`, { method: 'POST', headers: JSON_TYPE, body: JSON.stringify({ records: ['ada'] }) });
     expect(await manual.json()).toMatchObject({ workflow: 'qualys-create-user', matched: 0 });
     expect((await fetch(`${url}/api/workflows/nope/run`, { method: 'POST' })).status).toBe(404);
 
@@ -106,6 +107,60 @@ describe('skein daemon', () => {
     expect(all).toContain('"msg":"daemon stopped"');
     expect(all).not.toContain('sandbox-password');
     for (const l of logs) expect(() => JSON.parse(l)).not.toThrow();
+  });
+
+  it('refuses cross-site and non-JSON writes, disabled workflows, bad queries and empty PUTs; a repeated key runs once', async () => {
+    const wf = join(dir, 'workflows', 'qualys-activate-returning.yaml');
+    writeFileSync(wf, readFileSync(wf, 'utf8').replace('enabled: true', 'enabled: false'));
+    const url = await startDaemon();
+    const post = (path: string, init: RequestInit) => fetch(`${url}${path}`, { method: 'POST', ...init });
+    const expectError = async (res: Response, status: number, code: string) => {
+      expect(res.status, code).toBe(status);
+      expect(await res.json()).toMatchObject({ error: { code } });
+    };
+    // A page of another origin (browsers send Origin), and bodies a browser may send cross-site.
+    await expectError(await post('/api/workflows/qualys-import-users/run', { headers: { origin: 'http://evil.example', ...JSON_TYPE }, body: '{}' }), 403, 'cross-origin');
+    await expectError(await post('/api/workflows/qualys-import-users/run', { headers: { 'content-type': 'text/plain' }, body: '{}' }), 415, 'unsupported-media-type');
+    await expectError(await fetch(`${url}/api/records/users/zed`, { method: 'PUT', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'email=x' }), 415, 'unsupported-media-type');
+    expect((await fetch(`${url}/api/runs`)).status).toBe(200);
+    // A disabled workflow is refused, as by the CLI.
+    await expectError(await post('/api/workflows/qualys-activate-returning/run', { headers: JSON_TYPE, body: '{}' }), 409, 'workflow-disabled');
+    // Client mistakes are 4xx, not 500.
+    for (const q of ['abc', '1.5', '0']) await expectError(await fetch(`${url}/api/runs?limit=${q}`), 400, 'invalid-query');
+    await expectError(await fetch(`${url}/api/runs/%ZZ`), 400, 'invalid-path');
+    await expectError(await fetch(`${url}/api/records/users/%ZZ`, { method: 'PUT', headers: JSON_TYPE, body: '{}' }), 400, 'invalid-path');
+    // An empty PUT would clear every field: refused, and the record is unchanged.
+    expect((await fetch(`${url}/api/records/users/zed`, { method: 'PUT', headers: JSON_TYPE, body: JSON.stringify({ email: 'zed@corp.test', status: 'Leaver' }) })).status).toBe(201);
+    await expectError(await fetch(`${url}/api/records/users/zed`, { method: 'PUT' }), 400, 'invalid-body');
+    expect(await (await fetch(`${url}/api/records/users/zed`)).json()).toMatchObject({ email: 'zed@corp.test', status: 'Leaver' });
+    // A key named three times is one record of the run.
+    const run = await post('/api/workflows/qualys-deactivate-leavers/run', { headers: JSON_TYPE, body: JSON.stringify({ records: ['zed', 'zed', 'zed'] }) });
+    expect(await run.json()).toMatchObject({ considered: 1 });
+    child!.kill('SIGTERM');
+    expect(await exitOf(child!)).toBe(0);
+  });
+
+  it('shows a broken skein.yaml in /api/workflows, and watches a workflow directory put back in place', async () => {
+    const url = await startDaemon();
+    const get = async () => (await (await fetch(`${url}/api/workflows`)).json()) as Array<{ name: string | null; file: string; valid: boolean; diagnostics: Array<{ code: string }> }>;
+    const config = join(dir, 'workflows', 'skein.yaml');
+    const good = readFileSync(config, 'utf8');
+    writeFileSync(config, good.replace('version: 1', 'version: 7'));
+    const entry = await waitFor(async () => (await get()).find((w) => w.file.endsWith('skein.yaml') && !w.valid), 5000);
+    expect(entry.diagnostics.map((d) => d.code)).toContain('schema-version');
+    // The workflows keep their own findings, not knock-on errors of the broken skein.yaml.
+    for (const w of (await get()).filter((x) => x.name !== null)) expect(w.diagnostics, w.name!).toEqual([]);
+    writeFileSync(config, good);
+    await waitFor(async () => ((await get()).some((w) => w.file.endsWith('skein.yaml')) ? undefined : true), 5000);
+    // A deploy that moves the directory away and puts it back: later edits are still picked up.
+    renameSync(join(dir, 'workflows'), join(dir, 'workflows.old'));
+    await new Promise((r) => setTimeout(r, 500));
+    renameSync(join(dir, 'workflows.old'), join(dir, 'workflows'));
+    await new Promise((r) => setTimeout(r, 2500));
+    writeFileSync(join(dir, 'workflows', 'later.yaml'), 'version: 1\nname: later\nobject: users\ntrigger: { on: [manual] }\nsteps: [{ id: s, preset: qualys.activate_user, credentials: qualys, params: { login: "{{qualys_login}}" } }]\n');
+    await waitFor(async () => ((await get()).some((w) => w.name === 'later' && w.valid) ? true : undefined), 8000);
+    child!.kill('SIGTERM');
+    expect(await exitOf(child!)).toBe(0);
   });
 
   it('fires a seconds-level schedule', async () => {
@@ -145,7 +200,7 @@ describe('skein daemon', () => {
     writeFileSync(join(dir, 'workflows', 'extra.yaml'), 'version: 1\nname: extra\nobject: users\ntrigger: { on: [manual] }\nsteps: [{ id: s, preset: qualys.nope, credentials: qualys }]\n');
     const kept = await waitFor(async () => (await get()).find((w) => w.name === 'extra' && w.running_last_good), 5000);
     expect(kept.valid).toBe(true);
-    expect((await fetch(`${url}/api/workflows/extra/run`, { method: 'POST', body: '{}' })).status).toBe(200);
+    expect((await fetch(`${url}/api/workflows/extra/run`, { method: 'POST', headers: JSON_TYPE, body: '{}' })).status).toBe(200);
     // A new broken file is not loaded; a deleted file stops its workflow (SIGHUP reloads too).
     writeFileSync(join(dir, 'workflows', 'new-broken.yaml'), 'version: 1\nname: new-broken\nobject: nope\ntrigger: { on: [manual] }\nsteps: [{ id: s, preset: qualys.activate_user, credentials: qualys, params: { login: x } }]\n');
     rmSync(file);
@@ -154,8 +209,8 @@ describe('skein daemon', () => {
       const list = await get();
       return !list.some((w) => w.name === 'qualys-edit-user') && list.some((w) => w.file.endsWith('new-broken.yaml') && !w.valid) ? true : undefined;
     }, 5000);
-    expect((await fetch(`${url}/api/workflows/new-broken/run`, { method: 'POST', body: '{}' })).status).toBe(404);
-    expect((await fetch(`${url}/api/workflows/qualys-edit-user/run`, { method: 'POST', body: '{}' })).status).toBe(404);
+    expect((await fetch(`${url}/api/workflows/new-broken/run`, { method: 'POST', headers: JSON_TYPE, body: '{}' })).status).toBe(404);
+    expect((await fetch(`${url}/api/workflows/qualys-edit-user/run`, { method: 'POST', headers: JSON_TYPE, body: '{}' })).status).toBe(404);
     expect(logs.join('\n')).toContain('last good version keeps running');
     child!.kill('SIGTERM');
     expect(await exitOf(child!)).toBe(0);
