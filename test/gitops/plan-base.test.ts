@@ -229,6 +229,11 @@ describe('plan --base exit codes and bad input', () => {
     expect(r.stdout).toBe('');
     expect(r.stderr).toMatch(/workflows\/qualys-deactivate-leavers\.yaml:\d+:\d+: error .*statuss.* \[unknown-field\]/);
     expect(r.stderr).toContain('[invalid-workflows]');
+    // As a pull-request comment (markdown) the errors are on stdout too, not an empty comment.
+    const md = await plan('--base', 'HEAD', '--format', 'markdown');
+    expect(md.code).toBe(1);
+    expect(md.stdout).toMatch(/^### skein plan\n\nThe workflows in `workflows` do not validate, so nothing was planned: 1 validation error/);
+    expect(md.stdout).toMatch(/```\nworkflows\/qualys-deactivate-leavers\.yaml:\d+:\d+: error .*statuss.*\[unknown-field\]\n```/);
   });
 
   it('a base with invalid YAML: reported as base diagnostics, the plan still runs', async () => {

@@ -127,8 +127,18 @@ const EXIT_CHANGES = 2;
 
 async function planBase(values: BaseValues, io: Io): Promise<number> {
   const dir = values.dir ?? 'workflows';
-  // Head errors stop the plan with diagnostics (exit 1): a broken head is not a plan.
-  const head = loadCheckedProject(dir, io);
+  // Head errors stop the plan with diagnostics (exit 1): a broken head is not a plan. The
+  // markdown (a pull-request comment) says so too, rather than being empty.
+  let head: LoadedProject;
+  try {
+    head = loadCheckedProject(dir, io);
+  } catch (err) {
+    if (values.format === 'markdown' && err instanceof SkeinError && err.code === 'invalid-workflows') {
+      const [summary, ...lines] = err.message.split('\n');
+      println(io.stdout, ['### skein plan', '', `The workflows in \`${dir}\` do not validate, so nothing was planned: ${summary}`, '', '```', ...lines, '```'].join('\n'));
+    }
+    throw err;
+  }
   applyVars(head, values.var);
   const checkout = await checkoutBase({ cwd: io.cwd, dir, ref: values.base });
   let store: Store | undefined;
