@@ -58,6 +58,8 @@ export class Daemon {
   private watcher?: FSWatcher;
   private watchedIno?: number;
   private watchStale = false;
+  /** The findings last logged per workflow file. */
+  private readonly loggedFindings = new Map<string, string>();
   private rewatcher?: NodeJS.Timeout;
   metrics!: DaemonMetrics;
   private polling?: Promise<void>;
@@ -134,13 +136,21 @@ export class Daemon {
       return;
     }
     const previous = new Map((this.project?.workflows ?? []).filter((w) => w.valid).map((w) => [w.path, w]));
+    // A file that validates again is forgotten, so breaking it again is logged again.
+    for (const w of project.workflows) if (w.def !== undefined && !diags.some((d) => d.file === w.file && d.severity === 'error')) this.loggedFindings.delete(w.file);
     project.workflows = project.workflows.map((w) => {
       w.valid = w.def !== undefined && !diags.some((d) => d.file === w.file && d.severity === 'error');
       if (w.valid) return w;
       const lastGood = previous.get(w.path);
-      for (const d of diags.filter((x) => x.file === w.file && x.severity === 'error')) {
-        this.log.warn({ file: d.file, line: d.line, col: d.col, code: d.code, kept_last_good: Boolean(lastGood) }, `${lastGood ? 'change not loaded, last good version keeps running' : 'workflow not loaded'}: ${d.message}`);
+      const errors = diags.filter((x) => x.file === w.file && x.severity === 'error');
+      // Logged when a file's findings change, not again on every reload of other files.
+      const said = errors.map((d) => `${d.line}:${d.col}:${d.code}:${d.message}`).join('\n');
+      if (this.loggedFindings.get(w.file) !== said) {
+        for (const d of errors) {
+          this.log.warn({ file: d.file, line: d.line, col: d.col, code: d.code, kept_last_good: Boolean(lastGood) }, `${lastGood ? 'change not loaded, last good version keeps running' : 'workflow not loaded'}: ${d.message}`);
+        }
       }
+      this.loggedFindings.set(w.file, said);
       return lastGood ?? w;
     });
     if (this.opts.vars && Object.keys(this.opts.vars).length) {

@@ -212,6 +212,12 @@ describe('skein daemon', () => {
     expect((await fetch(`${url}/api/workflows/new-broken/run`, { method: 'POST', headers: JSON_TYPE, body: '{}' })).status).toBe(404);
     expect((await fetch(`${url}/api/workflows/qualys-edit-user/run`, { method: 'POST', headers: JSON_TYPE, body: '{}' })).status).toBe(404);
     expect(logs.join('\n')).toContain('last good version keeps running');
+    // Another reload: the still-broken file is not logged again.
+    const reloads = () => logs.filter((l) => l.includes('"msg":"workflows reloaded"')).length;
+    const before = reloads();
+    child!.kill('SIGHUP');
+    await waitFor(async () => (reloads() > before ? true : undefined), 5000);
+    expect(logs.filter((l) => l.includes('new-broken.yaml') && l.includes('workflow not loaded'))).toHaveLength(1);
     child!.kill('SIGTERM');
     expect(await exitOf(child!)).toBe(0);
   });
