@@ -84,6 +84,15 @@ export interface ProjectGroup {
 /** Resolves user PATH arguments into projects: a directory, or files grouped by their skein.yaml. */
 export function collectProjects(paths: string[], opts: LoadOptions): ProjectGroup[] {
   const groups = new Map<string, ProjectGroup>();
+  const addFile = (abs: string): void => {
+    const dir = findConfigDir(dirname(abs)) ?? dirname(abs);
+    const g: ProjectGroup = groups.get(dir) ?? { dir, configs: existsSync(join(dir, CONFIG_FILE)) ? [join(dir, CONFIG_FILE)] : [], files: [] };
+    if (isTestFile(basename(abs))) {
+      // A test needs its workflow: load the directory's workflows too (not reported unless named).
+      g.tests = [...new Set([...(g.tests ?? []), abs])];
+    } else if (basename(abs) !== CONFIG_FILE && !g.files.includes(abs)) g.files.push(abs);
+    groups.set(dir, g);
+  };
   for (const p of paths) {
     const abs = resolve(opts.cwd, p);
     let st;
@@ -92,24 +101,24 @@ export function collectProjects(paths: string[], opts: LoadOptions): ProjectGrou
     } catch {
       throw new SkeinError('unreadable-path', `cannot read ${p}: no such file or directory`);
     }
-    if (st.isDirectory()) {
-      const all: string[] = [];
-      walk(abs, all);
-      const g = groups.get(abs) ?? { dir: abs, configs: [], files: [] };
-      g.explicitDir = true;
-      g.configs.push(...all.filter((f) => basename(f) === CONFIG_FILE));
-      g.files.push(...all.filter((f) => isWorkflowFile(basename(f))));
-      g.tests = [...(g.tests ?? []), ...all.filter((f) => isTestFile(basename(f)))];
-      groups.set(abs, g);
-    } else {
-      const dir = findConfigDir(dirname(abs)) ?? dirname(abs);
-      const g: ProjectGroup = groups.get(dir) ?? { dir, configs: existsSync(join(dir, CONFIG_FILE)) ? [join(dir, CONFIG_FILE)] : [], files: [] };
-      if (isTestFile(basename(abs))) {
-        // A test needs its workflow: load the directory's workflows too (not reported unless named).
-        g.tests = [...new Set([...(g.tests ?? []), abs])];
-      } else if (basename(abs) !== CONFIG_FILE && !g.files.includes(abs)) g.files.push(abs);
-      groups.set(dir, g);
+    if (!st.isDirectory()) {
+      addFile(abs);
+      continue;
     }
+    const all: string[] = [];
+    walk(abs, all);
+    // A folder inside a project (workflows/tests) belongs to the skein.yaml above it.
+    if (!all.some((f) => basename(f) === CONFIG_FILE) && findConfigDir(dirname(abs))) {
+      for (const f of all) if (isWorkflowFile(basename(f)) || isTestFile(basename(f))) addFile(f);
+      continue;
+    }
+    const g = groups.get(abs) ?? { dir: abs, configs: [], files: [] };
+    g.explicitDir = true;
+    // The same folder (or a file in it) named twice is read once.
+    g.configs = [...new Set([...g.configs, ...all.filter((f) => basename(f) === CONFIG_FILE)])];
+    g.files = [...new Set([...g.files, ...all.filter((f) => isWorkflowFile(basename(f)))])];
+    g.tests = [...new Set([...(g.tests ?? []), ...all.filter((f) => isTestFile(basename(f)))])];
+    groups.set(abs, g);
   }
   return [...groups.values()];
 }

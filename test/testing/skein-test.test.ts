@@ -72,6 +72,21 @@ describe('skein test on workflows/', () => {
     expect(res.stdout).toBe('');
     expect(res.code).toBe(0);
   });
+
+  it('overlapping paths (a folder twice, a file and its folder) are read once; the tests folder finds its workflows', async () => {
+    const all = await runCli(['test', 'workflows'], ROOT);
+    const summary = all.stdout.trimEnd().split('\n').at(-1)!;
+    for (const args of [['workflows', 'workflows/'], [CREATE_TEST, 'workflows'], ['workflows/tests']]) {
+      const res = await runCli(['test', ...args], ROOT);
+      expect(res.code, args.join(' ')).toBe(0);
+      expect(res.stdout.trimEnd().split('\n').at(-1), args.join(' ')).toBe(summary);
+    }
+    for (const args of [['workflows', './workflows/'], ['workflows/qualys-edit-user.yaml', 'workflows']]) {
+      const res = await runCli(['validate', ...args], ROOT);
+      expect(res.code, args.join(' ')).toBe(0);
+      expect(res.stderr, args.join(' ')).not.toContain('config-duplicate');
+    }
+  });
 });
 
 describe('skein test failures', () => {
