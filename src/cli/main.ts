@@ -70,7 +70,8 @@ function reportError(err: unknown, commandName: string, io: Io, debug: boolean):
   if (err instanceof SkeinError) {
     println(io.stderr, `skein ${commandName}: ${oneLine(err.message)} [${err.code}]`);
     if (debug && err.stack) println(io.stderr, err.stack);
-    return err.code === 'unreadable-path' ? EXIT.USAGE : EXIT.FAILED;
+    // A path given on the command line that cannot be read or written is the caller's to fix.
+    return err.code === 'unreadable-path' || err.code === 'unwritable-path' ? EXIT.USAGE : EXIT.FAILED;
   }
   const hint = debug ? '' : '; run again with --debug for a stack trace';
   println(io.stderr, `skein ${commandName}: internal error: ${oneLine((err as Error)?.message ?? String(err))}${hint} [internal]`);

@@ -211,6 +211,36 @@ describe('skein init', () => {
     expect(readFileSync(join(dir, '.gitignore'), 'utf8')).toBe('dist/\n.skein/\nnode_modules/\n');
     expect((await runCli(['init', 'a', 'b'], dir)).code).toBe(2);
   });
+
+  it('keeps an existing CI workflow file unless --force, and says which', async () => {
+    const dir = tempDir();
+    mkdirSync(join(dir, '.github', 'workflows'), { recursive: true });
+    writeFileSync(join(dir, '.github', 'workflows', 'skein.yml'), 'my ci\n');
+    const res = await runCli(['init'], dir);
+    expect(res.code).toBe(0);
+    expect(res.stdout).toMatch(/^kept \.github\/workflows\/skein\.yml \(it exists; --force overwrites it\)$/m);
+    expect(readFileSync(join(dir, '.github', 'workflows', 'skein.yml'), 'utf8')).toBe('my ci\n');
+    const forced = await runCli(['init', '--force'], dir);
+    expect(forced.stdout).toMatch(/^overwrote \.github\/workflows\/skein\.yml$/m);
+    expect(readFileSync(join(dir, '.github', 'workflows', 'skein.yml'), 'utf8')).toContain('skein validate workflows');
+  });
+});
+
+describe('skein test reports', () => {
+  it('an --output path that cannot be written is a one-line unwritable-path error (exit 2)', async () => {
+    const res = await runCli(['test', 'workflows', '--output', 'no/such/dir/junit.xml'], ROOT);
+    expect(res.code).toBe(2);
+    expect(res.stderr).toMatch(/^skein test: cannot write the report to no\/such\/dir\/junit\.xml \(ENOENT\); check that its folder exists \[unwritable-path\]\n$/);
+  });
+
+  it('--reporter junit with no test files still writes a report (and exits 1)', async () => {
+    const dir = tempDir();
+    mkdirSync(join(dir, 'empty'));
+    const res = await runCli(['test', 'empty', '--reporter', 'junit', '--output', 'junit.xml'], dir);
+    expect(res.code).toBe(1);
+    expect(res.stderr).toContain('[no-tests]');
+    expect(XMLValidator.validate(readFileSync(join(dir, 'junit.xml'), 'utf8'))).toBe(true);
+  });
 });
 
 describe('test schema and less common cases', () => {

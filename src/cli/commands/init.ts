@@ -30,8 +30,8 @@ node_modules/skein/schemas/ (install skein with npm install -D skein).
 Afterwards \`skein validate DIR/workflows\` and \`skein test DIR/workflows\` pass.
 
 Options:
-  --force   write into a workflows/ directory that is not empty (files with the same names
-            are overwritten)
+  --force   write into a workflows/ directory that is not empty, and overwrite files with
+            the same names (without it an existing file, e.g. a CI workflow, is kept)
 
 Exit codes: 0 created, 1 DIR/workflows is not empty (without --force), 2 bad usage.`;
 
@@ -199,13 +199,19 @@ export const initCommand: Command = {
     };
     for (const [rel, text] of Object.entries(files)) {
       const p = join(root, rel);
+      // A file already there (a CI workflow of the repository) is the user's unless --force.
+      const existed = existsSync(p);
+      if (existed && !values.force) {
+        println(io.stdout, `kept ${shownPath(io.cwd, p)} (it exists; --force overwrites it)`);
+        continue;
+      }
       try {
         makeDirs(dirname(p));
         writeFileSync(p, text);
       } catch (err) {
         throw new SkeinError('unwritable-path', `cannot write ${shownPath(io.cwd, p)}: ${(err as Error).message}`, { cause: err });
       }
-      println(io.stdout, `created ${shownPath(io.cwd, p)}`);
+      println(io.stdout, `${existed ? 'overwrote' : 'created'} ${shownPath(io.cwd, p)}`);
     }
     // .gitignore may already exist in a repository: add the missing lines, never clobber it.
     const gi = join(root, '.gitignore');
