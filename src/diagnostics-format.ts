@@ -86,7 +86,8 @@ export function formatSarif(list: Diagnostic[], version: string): string {
           locations: [
             {
               physicalLocation: {
-                artifactLocation: { uri: d.file },
+                // A relative URI reference: spaces and the like percent-encoded, slashes kept.
+                artifactLocation: { uri: d.file.split(/[\\/]/).map(encodeURIComponent).join('/') },
                 region: {
                   startLine: d.line,
                   startColumn: d.col,

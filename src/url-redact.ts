@@ -5,5 +5,9 @@
 export function redactUrl(s: string): string {
   // The password runs to the last @ before the host (a raw @ in it is common), and may also be
   // given as a query parameter.
-  return s.replace(/\/\/([^:@/\s]*):[^/\s]*@/g, '//$1:***@').replace(/([?&](?:ssl)?password=)[^&#\s]*/gi, '$1***');
+  // A URL missing its scheme (`user:secret@host`, an error case) is masked too.
+  return s
+    .replace(/\/\/([^:@/\s]*):[^/\s]*@/g, '//$1:***@')
+    .replace(/^([^:@/\s]*):[^/\s@]+@/, '$1:***@')
+    .replace(/([?&](?:ssl)?password=)[^&#\s]*/gi, '$1***');
 }

@@ -86,6 +86,13 @@ function onlyDeclared(fields: Fields, declared: Set<string>): boolean {
   return true;
 }
 
+/** Adds values to mask (secret outputs of earlier steps) to a record context. */
+export function addSensitiveValues(ctx: object, values: readonly string[]): void {
+  if (!values.length) return;
+  const c = ctx as { [SENSITIVE_VALUES]?: string[] };
+  c[SENSITIVE_VALUES] = [...(c[SENSITIVE_VALUES] ?? []), ...values];
+}
+
 /** The sensitive values a context carries (see SENSITIVE_VALUES). */
 export function sensitiveValues(ctx: object): readonly string[] {
   return (ctx as { [SENSITIVE_VALUES]?: string[] })[SENSITIVE_VALUES] ?? [];

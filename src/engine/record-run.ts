@@ -7,7 +7,7 @@ import type { Preset } from '../presets/registry.js';
 import type { Fields, RecordEvent, StepRow, StepStatus, StoredRecord, WriteOp } from '../store/types.js';
 import { render } from '../template/render.js';
 import type { ObjectDef } from '../workflow/objects.js';
-import { recordContext, responseContext, type StepResult } from './context.js';
+import { addSensitiveValues, recordContext, responseContext, type StepResult } from './context.js';
 import type { ResolvedCredential } from './credentials.js';
 import { reconcileStep } from './reconcile.js';
 import { executeStep, shownOutputs, type StepExecution } from './step.js';
@@ -139,6 +139,9 @@ export async function processRecord(deps: EngineDeps, s: RunScope, c: Candidate)
       continue;
     }
     const context = recordContext(fields, s.obj.fields, s.vars, results);
+    // validate refuses secret outputs in a request; should one get there anyway, history and
+    // errors show it masked like a sensitive field.
+    addSensitiveValues(context, secrets);
     const startedAt = isoNow();
     const cred = step.credentials ? s.creds.get(step.credentials) : undefined;
     const env = { http: deps.http, vars: s.vars, credential: cred, signal: deps.signal };

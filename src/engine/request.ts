@@ -139,6 +139,7 @@ function buildUrl(base: string, query: Record<string, string>, shownInputs: Reco
   for (const k of [...shownUrl.searchParams.keys()]) if (shownInputs[k] === REDACTED) shownUrl.searchParams.set(k, REDACTED);
   // A password in the base URL's user info (sent as Basic auth) is a secret like any other.
   if (shownUrl.password) shownUrl.password = '***';
+  else if (shownUrl.username) shownUrl.username = '***'; // a user name alone is often a token
   const built = { url: url.toString(), shownUrl: shownUrl.toString(), pathname: url.pathname };
   if (key !== undefined) {
     if (urlCache.size >= 1000) urlCache.clear();

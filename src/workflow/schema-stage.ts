@@ -258,6 +258,12 @@ function report(e: ErrorObject, doc: LocatedDoc, sink: DiagnosticSink, kind: Sch
       }
       return;
     case 'pattern': {
+      // Under credentials a wrong value is often the secret itself pasted in: never echo it.
+      if (path[0] === 'credentials') {
+        const hint = key === 'env' ? 'a variable name has only letters, digits and _, and does not start with a digit' : `it must match ${e.params.pattern}`;
+        err('schema-pattern', `${where} is not a valid ${key} (the value is not shown: it may be a secret); ${hint}`, path);
+        return;
+      }
       const suggest = typeof e.data === 'string' ? patternFix(e.data, String(e.params.pattern)) : '';
       err('schema-pattern', `${typeName(e.data)} is not a valid ${key}${suggest}; it must match ${e.params.pattern}${parent.description ? ` (${parent.description.split('.')[0]})` : ''}`, path);
       return;

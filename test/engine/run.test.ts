@@ -160,6 +160,22 @@ describe('activate, deactivate, edit, change password', () => {
     expect((await h.store.getRecord('users', 'pat.word'))!.fields.title).toBe('Engineer');
     expect(JSON.stringify(await h.store.getRun(s.runId))).not.toContain(password);
   });
+
+  it('a secret output sent by a later step (refused by validate) is still masked in run history', async () => {
+    h = await harness();
+    const u = h.sandbox.addUser({ role: 'scanner', first_name: 'Sec', last_name: 'Ret', email: 'sr@corp.test', status: 'Active' });
+    await h.store.upsertMany('users', [person('sec.ret', { qualys_login: u.login })]);
+    const wf = h.workflow('qualys-change-password');
+    const edit = { id: 'edit', preset: 'qualys.edit_user', credentials: 'qualys', params: { login: '{{qualys_login}}', title: 'pw {{steps.' + wf.steps![0]!.id + '.outputs.password}}' } };
+    // No mapping keeps the password in a sensitive field, which would mask it on its own.
+    const leaky = { ...wf, steps: [{ ...wf.steps![0]!, response: undefined }, edit] } as typeof wf;
+    const s = await runWorkflow(h.deps, leaky, { trigger: 'manual', keys: ['sec.ret'] });
+    expect(s, JSON.stringify(s)).toMatchObject({ succeeded: 1 });
+    const password = h.sandbox.findUser(u.login)!.password!;
+    const run = await h.store.getRun(s.runId);
+    expect(JSON.stringify(run)).not.toContain(password);
+    expect(run!.records[0]!.steps.find((x) => x.step_id === 'edit')!.request).toMatchObject({ params: { title: 'pw ********' } });
+  });
 });
 
 describe('named records', () => {
@@ -274,6 +290,15 @@ describe('plan', () => {
     const bad = await runWorkflow(h.deps, h.workflow('qualys-deactivate-leavers'), { trigger: 'manual' });
     expect(bad.failures[0]!.error).toMatch(/not an absolute URL; check vars\.qualys_api_url in skein\.yaml \(or --var\)$/);
     expect(JSON.stringify(bad)).not.toContain('UrlSecret9');
+    // Without its scheme, user:password@host is still masked in the error.
+    h.project.config = { ...h.project.config, variables: { ...h.project.config.variables, qualys_api_url: 'sandbox_mgr:UrlSecret9@127.0.0.1:1' } };
+    const schemeless = await runWorkflow(h.deps, h.workflow('qualys-deactivate-leavers'), { trigger: 'manual' });
+    expect(schemeless.failures[0]!.error).toMatch(/sandbox_mgr:\*\*\*@/);
+    expect(JSON.stringify(schemeless)).not.toContain('UrlSecret9');
+    // A user name alone (often a token) is hidden whole.
+    h.project.config = { ...h.project.config, variables: { ...h.project.config.variables, qualys_api_url: base.replace('sandbox_mgr:UrlSecret9@', 'TokenSecret7@') } };
+    const tokenPlan = await planWorkflow(h.project, h.store, h.workflow('qualys-deactivate-leavers'));
+    expect(tokenPlan.records[0]!.steps[0]!.request!.url).toMatch(/^http:\/\/\*\*\*@127\.0\.0\.1:\d+\//);
   });
 });
 

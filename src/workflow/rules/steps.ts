@@ -3,7 +3,7 @@
 import type { Step } from '../../generated/workflow.js';
 import type { Request } from '../../generated/preset.js';
 import { checkParams, UNKNOWN, type ParamProblem, type ParamValue } from '../../presets/params.js';
-import { isTemplate } from '../../template/analyze.js';
+import { analyzeTemplate, isTemplate } from '../../template/analyze.js';
 import { allowedList, didYouMean } from '../did-you-mean.js';
 import type { WorkflowContext, WorkflowRule } from '../context.js';
 import { checkTemplate, type TemplateScope } from './templates.js';
@@ -38,6 +38,7 @@ export const checkSteps: WorkflowRule = (ctx) => {
     if (step.preset !== undefined) checkPresetParams(ctx, step.preset, step.params, path, scope);
     else if (step.params) ctx.error('unknown-param', '`params` only apply to presets; an inline request puts values in its url, query, form, headers or body', [...path, 'params'], 'key');
     if (step.request) checkInlineRequest(ctx, step.request, [...path, 'request'], { ...scope, place: 'the request' });
+    checkSecretsInRequest(ctx, step, path, earlierSensitive(ctx, steps, i));
     const respScope: TemplateScope = { record: true, response: true, outputs: outputs && new Set(outputs.keys()), steps: earlier, self: step.id, later, place: 'response' };
     for (const key of ['response', 'error_response'] as const) {
       for (const [field, tpl] of Object.entries(step[key] ?? {})) {
@@ -122,6 +123,41 @@ function checkInlineRequest(ctx: WorkflowContext, req: Request, path: (string | 
   if (req.form && req.method === 'GET') ctx.warning('step-kind', 'a GET sends no body, so its form values are never sent; put them under query', [...path, 'form'], 'key');
 }
 
+/**
+ * The first reference to a secret output. A reference to a whole object holding a secret
+ * ({{json outputs}}, {{#with outputs}}, {{lookup steps.create.outputs 'password'}}) counts as a
+ * reference to the secret.
+ */
+function secretReference(refs: string[][], outputs: StepOutputs, sensitiveSteps: Set<string>): string[] | undefined {
+  const anySensitiveOutput = [...outputs.values()].some((o) => o.sensitive);
+  return refs.find(
+    (r) =>
+      (r[0] === 'outputs' && (r.length === 1 ? anySensitiveOutput : outputs.get(r[1]!)?.sensitive)) ||
+      (r[0] === 'steps' && [...sensitiveSteps].some((k) => (r.length >= 4 ? r.slice(0, 4).join('.') === k : k.startsWith(r.join('.') + '.')))),
+  );
+}
+
+/**
+ * An earlier step's secret output (a generated password) in this step's params or request
+ * would be sent to a vendor and kept in run history: the only place a secret may go is a field
+ * declared sensitive.
+ */
+function checkSecretsInRequest(ctx: WorkflowContext, step: Step, path: (string | number)[], sensitiveSteps: Set<string>): void {
+  if (!sensitiveSteps.size) return;
+  const places: Array<[(string | number)[], unknown]> = Object.entries(step.params ?? {}).map(([k, v]) => [[...path, 'params', k], v]);
+  const req = step.request;
+  if (req) {
+    places.push([[...path, 'request', 'url'], req.url], [[...path, 'request', 'body'], req.body]);
+    for (const part of ['query', 'form', 'headers'] as const) for (const [k, v] of Object.entries(req[part] ?? {})) places.push([[...path, 'request', part, k], v]);
+  }
+  for (const [at, value] of places) {
+    if (typeof value !== 'string' || !isTemplate(value)) continue;
+    const secret = secretReference(analyzeTemplate(value).references.map((r) => r.parts), new Map(), sensitiveSteps);
+    const what = secret && (secret.length >= 4 ? 'is a secret' : 'holds a secret output');
+    if (secret) ctx.error('sensitive-target', `{{${secret.join('.')}}} ${what}; a secret may only be mapped into a field declared with sensitive: true, never sent in a request`, at);
+  }
+}
+
 /** Sensitive outputs of earlier steps, by "steps.ID.outputs.NAME". */
 function earlierSensitive(ctx: WorkflowContext, steps: Step[], upTo: number): Set<string> {
   const out = new Set<string>();
@@ -153,14 +189,7 @@ export function checkTarget(
     ctx.error('unknown-field', `"${field}" is the key of ${obj.name} and cannot be written by a response mapping`, path, 'key');
     return;
   }
-  // A reference to a whole object holding a secret ({{json outputs}}, {{#with outputs}},
-  // {{lookup steps.create.outputs 'password'}}) counts as a reference to the secret.
-  const anySensitiveOutput = [...outputs.values()].some((o) => o.sensitive);
-  const secret = refs.find(
-    (r) =>
-      (r[0] === 'outputs' && (r.length === 1 ? anySensitiveOutput : outputs.get(r[1]!)?.sensitive)) ||
-      (r[0] === 'steps' && [...sensitiveSteps].some((k) => (r.length >= 4 ? r.slice(0, 4).join('.') === k : k.startsWith(r.join('.') + '.')))),
-  );
+  const secret = secretReference(refs, outputs, sensitiveSteps);
   if (secret && !def.sensitive) {
     ctx.error('sensitive-target', `{{${secret.join('.')}}} is a secret; map it only into a field declared with sensitive: true ("${field}" is not)`, path, 'key');
   }
