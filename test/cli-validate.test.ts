@@ -5,7 +5,8 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { CODES } from '../src/diagnostics.js';
+import { CODES, type Diagnostic } from '../src/diagnostics.js';
+import { formatSarif } from '../src/diagnostics-format.js';
 import { runCli, type CliResult } from './helpers/cli.js';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
@@ -144,6 +145,13 @@ describe('skein validate --format sarif', () => {
       expect(loc.region.startColumn).toBeGreaterThan(0);
     }
     expectNoStack(r);
+  });
+
+  it('percent-encodes artifact URIs (a path with a space is not a URI reference)', () => {
+    const log = JSON.parse(formatSarif([{ code: 'unknown-field', severity: 'error', message: 'm', file: 'my dir/bad#1.yaml', line: 2, col: 3 } as Diagnostic], '0.0.0')) as {
+      runs: Array<{ results: Array<{ locations: Array<{ physicalLocation: { artifactLocation: { uri: string } } }> }> }>;
+    };
+    expect(log.runs[0]!.results[0]!.locations[0]!.physicalLocation.artifactLocation.uri).toBe('my%20dir/bad%231.yaml');
   });
 
   it('prints a log without results and exits 0 when everything is valid', async () => {
