@@ -110,7 +110,10 @@ async function handle(daemon: Daemon, token: string | undefined, req: IncomingMe
   const method = req.method ?? 'GET';
   if (path === '/healthz' && method === 'GET') return send(res, 200, { status: 'ok' });
   if (!authorized(req, token)) throw new ApiError(401, 'unauthorized', 'missing or wrong bearer token');
-  if (!sameOrigin(req)) throw new ApiError(403, 'cross-origin', 'requests from another web origin are refused');
+  // Without a token a page of any site could drive a loopback daemon through the operator's
+  // browser. With one, a browser must send the Authorization header, which it does not do across
+  // origins without a CORS preflight the API never grants; a proxy in front may rewrite Host.
+  if (!token && !sameOrigin(req)) throw new ApiError(403, 'cross-origin', 'requests from another web origin are refused');
   if (path === '/readyz' && method === 'GET') {
     const r = await daemon.readiness();
     return send(res, r.ready ? 200 : 503, r);

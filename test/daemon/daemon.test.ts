@@ -182,6 +182,8 @@ describe('skein daemon', () => {
     expect((await fetch(`${url}/healthz`)).status).toBe(200);
     expect((await fetch(`${url}/api/workflows`)).status).toBe(401);
     expect((await fetch(`${url}/api/workflows`, { headers: { authorization: 'Bearer test-token-123' } })).status).toBe(200);
+    // With a token the Origin is not checked (a proxy in front may present another host).
+    expect((await fetch(`${url}/api/workflows`, { headers: { authorization: 'Bearer test-token-123', origin: 'https://skein.corp.example' } })).status).toBe(200);
     child!.kill('SIGTERM');
     await exitOf(child!);
     const r = await promisify(execFile)(process.execPath, [bin, 'daemon', '--listen', '0.0.0.0:0', '--state', join(dir, 's.db')], { cwd: dir, env: { ...process.env, SKEIN_API_TOKEN: '' } }).catch((e) => e);
