@@ -159,6 +159,23 @@ export function redact(text: string, tree: unknown, names: string[]): { text: st
   return { text: out, tree: walk(tree) };
 }
 
+const escapeControl = (text: string): string =>
+  text.replace(/[\u0000-\u0008\u000b-\u001f\u007f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+
+/**
+ * Well-formed XML whose root is none the request's checks and error paths name (a proxy's HTML
+ * maintenance page, a load balancer's error) is not the vendor's answer: it must not read as
+ * "the vendor said FAILED", which would let a call that may have run be sent again.
+ */
+function foreignRoot(req: Pick<Request, 'response'>, format: string, tree: unknown): string | undefined {
+  const r = req.response;
+  if (format !== 'xml' || !r?.success?.length || tree === null || typeof tree !== 'object') return undefined;
+  const roots = new Set([...r.success.map((c) => c.path), ...(r.error_code ?? []), ...(r.error_message ?? [])].map((p) => p.split('.')[0]!));
+  const top = Object.keys(tree).filter((k) => !/^[?!#]/.test(k));
+  if (top.some((k) => roots.has(k))) return undefined;
+  return `not an answer of this API: its root element is <${top[0] ?? '?'}>, expected one of <${[...roots].join('>, <')}>`;
+}
+
 /** Applies a request definition's response rules to an HTTP answer. */
 export function readResponse(req: Pick<Request, 'response' | 'outputs' | 'max_response_bytes'>, status: number, body: string): ParsedResponse {
   const format = req.response?.format ?? 'text';
@@ -167,8 +184,10 @@ export function readResponse(req: Pick<Request, 'response' | 'outputs' | 'max_re
   try {
     tree = parseBody(body, format, req.max_response_bytes);
   } catch (err) {
-    parseError = (err as Error).message;
+    // Parser messages may quote the offending bytes: control characters must not reach a terminal.
+    parseError = escapeControl((err as Error).message);
   }
+  parseError ??= foreignRoot(req, format, tree);
   const outputs: Record<string, string> = {};
   const sensitiveOutputs = new Set<string>();
   for (const [name, o] of Object.entries(req.outputs ?? {})) {

@@ -3,6 +3,7 @@
 // journal and the response mappings need. Never throws for per-record failures.
 import type { Step } from '../generated/workflow.js';
 import type { Request } from '../generated/preset.js';
+import { redactUrl } from '../url-redact.js';
 import { SkeinError } from '../errors.js';
 import type { Preset } from '../presets/registry.js';
 import type { HttpClient } from '../http/index.js';
@@ -100,6 +101,12 @@ async function execute(step: Step, preset: Preset | undefined, context: Record<s
     );
     const parsed = readResponse(def, res.status, res.body);
     const base = { request: built.shown, status: res.status, headers: res.headers, response: parsed, attempts: res.attempts, durationMs: Date.now() - started };
+    if (res.status >= 300 && res.status < 400) {
+      // Redirects are not followed (a POST must not be re-sent elsewhere); where it pointed is
+      // what a person needs to fix the base URL.
+      const to = res.headers.location ? ` to ${redactUrl(res.headers.location)}` : '';
+      return { outcome: 'failed', ...base, error: `${vendorName(def)} answered HTTP ${res.status} (a redirect${to}); redirects are not followed: check the base URL (vars.qualys_api_url)`, errorCode: 'http-redirect' };
+    }
     if (parsed.ok) return { outcome: 'succeeded', ...base };
     if (parsed.parseError && !built.idempotent) {
       // Accepted at the HTTP level but unreadable: it may well have taken effect (and an answer
@@ -117,7 +124,10 @@ async function execute(step: Step, preset: Preset | undefined, context: Record<s
       const detail = parsed?.code ? ` (${vendorName(def)} ${parsed.code}${parsed.message ? `: ${oneLine(parsed.message)}` : ''})` : '';
       // A server error does not say the call did nothing (Qualys may fail after applying it).
       const serverError = err.kind === 'status' && (err.status ?? 0) >= 500 && !built.idempotent;
-      const doubt = err.kind === 'maybe-sent' ? 'the connection failed after the request was sent' : serverError ? `${vendorName(def)} answered HTTP ${err.status}${detail}` : undefined;
+      // The transport's own code (a timeout, a reset) is kept: it tells a slow vendor from a proxy.
+      const cause = /\(([A-Z][A-Z0-9_]+)\)/.exec(err.message)?.[1];
+      const sent = `after the request was sent${cause ? ` (${cause})` : ''}`;
+      const doubt = err.kind === 'maybe-sent' ? (/timed out/.test(err.message) ? `the call timed out ${sent}` : `the connection failed ${sent}`) : serverError ? `${vendorName(def)} answered HTTP ${err.status}${detail}` : undefined;
       return {
         outcome: doubt ? 'unknown' : 'failed',
         request: built.shown,

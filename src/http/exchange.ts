@@ -2,6 +2,7 @@
 // dispatch handler so we know whether the request was handed to a connected socket (the line
 // between "never sent" and "may have reached the server") and can cap the body while it streams.
 import type { Dispatcher } from 'undici';
+import { brotliDecompressSync, gunzipSync, inflateRawSync, inflateSync } from 'node:zlib';
 import { abortReason } from './delay.js';
 
 export interface ExchangeRequest {
@@ -46,9 +47,39 @@ function flatHeaders(raw: Record<string, string | string[] | undefined>): Record
 /** One decoder per charset label (decode() without `stream` keeps no state between calls). */
 const decoders = new Map<string, TextDecoder>();
 
-function decode(chunks: Buffer[], contentType: string | undefined): string {
+/**
+ * Undoes a Content-Encoding. Skein asks for none, but proxies in front of a vendor compress
+ * anyway, and an answer read as gzip bytes would lose a generated password. The output is capped
+ * like the body (a small compressed answer can expand hugely). An unknown or corrupt encoding
+ * leaves the bytes as they came: the answer then cannot be read, and says so.
+ */
+function decompress(bytes: Buffer, encoding: string | undefined, maxBytes: number): Buffer | 'too-large' {
+  const e = encoding?.trim().toLowerCase();
+  if (!e || e === 'identity') return bytes;
+  const opts = { maxOutputLength: maxBytes };
+  try {
+    if (e === 'gzip' || e === 'x-gzip') return gunzipSync(bytes, opts);
+    if (e === 'br') return brotliDecompressSync(bytes, opts);
+    if (e === 'deflate') {
+      // "deflate" is zlib-wrapped by the standard and raw by some servers.
+      try {
+        return inflateSync(bytes, opts);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') throw err;
+        return inflateRawSync(bytes, opts);
+      }
+    }
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE' || err instanceof RangeError) return 'too-large';
+  }
+  return bytes;
+}
+
+function decode(chunks: Buffer[], contentType: string | undefined, encoding: string | undefined, maxBytes: number): string | 'too-large' {
   const charset = (contentType === undefined ? undefined : /charset\s*=\s*"?([\w-]+)/i.exec(contentType)?.[1]) ?? 'utf-8';
-  const bytes = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+  const raw = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+  const bytes = decompress(raw, encoding, maxBytes);
+  if (bytes === 'too-large') return bytes;
   let decoder = decoders.get(charset);
   try {
     if (!decoder) {
@@ -121,7 +152,9 @@ export function exchange(dispatcher: Dispatcher, req: ExchangeRequest): Promise<
         chunks.push(chunk);
       },
       onResponseEnd() {
-        finish({ type: 'response', status, headers, body: decode(chunks, headers['content-type']) });
+        const body = decode(chunks, headers['content-type'], headers['content-encoding'], req.maxBodyBytes);
+        if (body === 'too-large') finish({ type: 'too-large', status, headers, limit: req.maxBodyBytes });
+        else finish({ type: 'response', status, headers, body });
       },
       onResponseError(_ctrl, error) {
         finish({ type: 'transport', error, dispatched });

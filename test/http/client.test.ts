@@ -1,5 +1,6 @@
 // HttpClient against real local servers: retries by idempotency and by whether the request may
 // have reached the server, 409 limit blocks, timeouts, the body cap, aborts and message hygiene.
+import { brotliCompressSync, deflateRawSync, deflateSync, gzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
 import { HttpClient, HttpError, Limiter, type HttpClientOptions } from '../../src/http/index.js';
 import { closedPort, rejection, startServer, type TestServer } from './server.js';
@@ -45,6 +46,22 @@ describe('HttpClient', () => {
     expect(res.headers['x-ratelimit-limit']).toBe('300');
     expect(res.durationMs).toBeGreaterThanOrEqual(0);
     expect(res.waitedMs).toBeGreaterThanOrEqual(0);
+  });
+
+  it('reads gzip, deflate (zlib or raw) and br answers a proxy compressed, and caps what they expand to', async () => {
+    const xml = '<USER_OUTPUT><RETURN status="SUCCESS"><MESSAGE>é ok</MESSAGE></RETURN></USER_OUTPUT>';
+    const encoders: Record<string, (b: Buffer) => Buffer> = { gzip: (b) => gzipSync(b), deflate: (b) => deflateSync(b), 'deflate-raw': (b) => deflateRawSync(b), br: (b) => brotliCompressSync(b) };
+    const s = await server((_hit, req, res) => {
+      const kind = req.url!.slice(1);
+      res.setHeader('Content-Encoding', kind === 'deflate-raw' ? 'deflate' : kind === 'bomb' ? 'gzip' : kind);
+      res.end(kind === 'bomb' ? gzipSync(Buffer.alloc(2_000_000, 'a')) : encoders[kind]!(Buffer.from(xml)));
+    });
+    for (const kind of Object.keys(encoders)) {
+      expect((await client().send({ method: 'GET', url: `${s.url}/${kind}`, headers: {} }, { idempotent: true })).body, kind).toBe(xml);
+    }
+    // A few KB of gzip that would expand past the body cap is refused like a large body.
+    const err = await httpError(client({ maxBodyBytes: 100_000 }).send({ method: 'GET', url: `${s.url}/bomb`, headers: {} }, { idempotent: true }));
+    expect(err.kind).toBe('body-too-large');
   });
 
   it('delivers a form body intact', async () => {

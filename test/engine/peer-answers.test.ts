@@ -1,0 +1,58 @@
+// Answers that come from something in front of the vendor (a proxy's HTML page, a redirect, a
+// timeout after the request left), through the real step code and HTTP client against a local
+// server: a call not safe to repeat is never read as a plain vendor failure it could be re-sent
+// after, and every error says what happened.
+import { afterEach, describe, expect, it } from 'vitest';
+import { executeStep } from '../../src/engine/step.js';
+import { HttpClient } from '../../src/http/index.js';
+import { getPreset } from '../../src/presets/registry.js';
+import { startServer, type TestServer } from '../http/server.js';
+
+const servers: TestServer[] = [];
+const clients: HttpClient[] = [];
+afterEach(async () => {
+  await Promise.all(clients.splice(0).map((c) => c.close()));
+  await Promise.all(servers.splice(0).map((s) => s.close()));
+});
+
+async function run(presetId: string, params: Record<string, string | boolean>, handler: Parameters<typeof startServer>[0], timeout?: string) {
+  const s = await startServer(handler);
+  servers.push(s);
+  const http = new HttpClient({ retry: { backoffMs: 5, maxBackoffMs: 10 } });
+  clients.push(http);
+  const credential = { name: 'qualys', username: 'u', password: 'p', authorization: 'Basic dTpw' };
+  return executeStep({ id: 's', preset: presetId, credentials: 'qualys', params, ...(timeout ? { timeout } : {}) }, getPreset(presetId), {}, { http, vars: { qualys_api_url: s.url }, credential });
+}
+
+const CREATE = { user_role: 'scanner', business_unit: 'Unassigned', first_name: 'A', last_name: 'B', title: 'T', phone: '1', email: 'a@b.c', address1: 'x', city: 'c', country: 'Germany', send_email: false };
+
+describe('answers from in front of the vendor', () => {
+  it('a well-formed HTML page at HTTP 200 is not "Qualys said FAILED": create_user ends unknown, deactivate fails as unreadable', async () => {
+    const page = (_h: unknown, _q: unknown, res: import('node:http').ServerResponse) => {
+      res.setHeader('content-type', 'text/html');
+      res.end('<!DOCTYPE html>\n<html><head><title>Maintenance</title></head><body><p>Down</p></body></html>');
+    };
+    const create = await run('qualys.create_user', CREATE, page);
+    expect(create.outcome).toBe('unknown');
+    expect(create.error).toMatch(/could not be read: not an answer of this API: its root element is <html>/);
+    const deactivate = await run('qualys.deactivate_user', { login: 'x1' }, page);
+    expect(deactivate).toMatchObject({ outcome: 'failed', errorCode: 'response-unreadable' });
+    expect(deactivate.error).not.toMatch(/answered FAILED/);
+  });
+
+  it('a redirect is not followed, and the error says where it pointed', async () => {
+    const r = await run('qualys.create_user', CREATE, (_h, _q, res) => {
+      res.statusCode = 301;
+      res.setHeader('location', 'https://qualysapi.qg2.apps.qualys.com/msp/user.php');
+      res.end();
+    });
+    expect(r).toMatchObject({ outcome: 'failed', errorCode: 'http-redirect' });
+    expect(r.error).toMatch(/HTTP 301 \(a redirect to https:\/\/qualysapi\.qg2\.apps\.qualys\.com\/msp\/user\.php\); redirects are not followed/);
+  });
+
+  it('a call in doubt names the transport code (a timeout after the request left)', async () => {
+    const r = await run('qualys.create_user', CREATE, () => undefined, '300ms');
+    expect(r.outcome).toBe('unknown');
+    expect(r.error).toMatch(/^outcome unknown: the call timed out after the request was sent \(SKEIN_ATTEMPT_TIMEOUT\), and POST user\.php is not safe to repeat/);
+  });
+});
