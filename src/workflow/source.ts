@@ -74,13 +74,23 @@ export function parseYamlText(input: Buffer | string, file: string, sink: Diagno
   // yaml's own duplicate-key check compares every key with every other (quadratic on big
   // mappings); duplicateKeys() below does the same in linear time.
   const docs = parseAllDocuments(body, { lineCounter: lines, uniqueKeys: false, prettyErrors: false, strict: true });
+  // Columns count characters: yaml counts UTF-16 units, so a character outside the BMP (an
+  // emoji) before the position would count twice.
+  const charCol = (offset: number, col: number): number => {
+    let pairs = 0;
+    for (let i = offset - col + 1; i < offset; i++) {
+      const c = body.charCodeAt(i);
+      if (c >= 0xdc00 && c <= 0xdfff) pairs++;
+    }
+    return col - pairs;
+  };
   const at = (offset: number, endOffset?: number): Position => {
     const p = lines.linePos(offset);
-    const pos: Position = { line: p.line, col: p.col };
+    const pos: Position = { line: p.line, col: charCol(offset, p.col) };
     if (endOffset !== undefined) {
       const e = lines.linePos(endOffset);
       pos.endLine = e.line;
-      pos.endCol = e.col;
+      pos.endCol = charCol(endOffset, e.col);
     }
     return pos;
   };
