@@ -55,4 +55,13 @@ describe('# skein-ignore', () => {
     const codes = JSON.parse(r.stdout).map((d: { code: string; severity: string }) => `${d.code}:${d.severity}`);
     expect(codes).toEqual(['suppression-unused:warning', 'cron-never:error']);
   });
+
+  it('a directive naming no diagnostic code is an error with a suggestion', async () => {
+    writeFileSync(join(dir, 'workflows', 'a.yaml'), wf('  # skein-ignore: cron-nevr typo in the code\n'));
+    const r = await runCli(['validate', '--format', 'json'], dir);
+    const found = JSON.parse(r.stdout) as Array<{ code: string; message: string }>;
+    expect(found.map((d) => d.code)).toEqual(['suppression-invalid', 'cron-never']);
+    expect(found[0]!.message).toMatch(/names "cron-nevr", which is no diagnostic code.*did you mean "cron-never"\?/);
+    expect(r.code).toBe(1);
+  });
 });

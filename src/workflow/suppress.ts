@@ -3,7 +3,8 @@
 // is reported, so stale ones do not pile up.
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { sortDiagnostics, type Diagnostic } from '../diagnostics.js';
+import { CODES, sortDiagnostics, type Diagnostic } from '../diagnostics.js';
+import { didYouMean } from './did-you-mean.js';
 
 const DIRECTIVE = /#\s*skein-ignore:\s*([a-z0-9-]+)?\s*(.*)$/;
 
@@ -47,6 +48,9 @@ export function applySuppressions(diagnostics: Diagnostic[], cwd: string, read: 
     for (const x of list) {
       if (!x.code || !x.reason) {
         kept.push({ code: 'suppression-invalid', severity: 'error', message: `a skein-ignore needs a code and a reason, e.g. "# skein-ignore: cron-never reason why"`, file: x.file, line: x.line, col: x.col });
+      } else if (!Object.hasOwn(CODES, x.code)) {
+        const names = Object.keys(CODES);
+        kept.push({ code: 'suppression-invalid', severity: 'error', message: `skein-ignore names "${x.code}", which is no diagnostic code${didYouMean(x.code, names)}`, file: x.file, line: x.line, col: x.col });
       } else if (!x.used) {
         kept.push({ code: 'suppression-unused', severity: 'warning', message: `skein-ignore for ${x.code} suppresses nothing on the next line; remove it`, file: x.file, line: x.line, col: x.col });
       }
