@@ -139,8 +139,15 @@ export function checkPatch(def: ObjectDef, patch: FieldPatch, expectedKey?: stri
 }
 
 /** Validates a record key: non-empty, single line, not padded with spaces. */
+/**
+ * Longest key, in characters, on every back end: PostgreSQL's primary-key index holds at most
+ * about 8 KB per entry, and a 4-byte-per-character key of 1,000 characters stays under it.
+ */
+export const MAX_KEY_LENGTH = 1000;
+
 export function keyProblem(def: ObjectDef, key: string): string | null {
   if (key === '') return `missing key field "${def.key}"`;
+  if (key.length > MAX_KEY_LENGTH) return `key field "${def.key}" is ${key.length} characters long; at most ${MAX_KEY_LENGTH}`;
   if (/[\r\n]/.test(key)) return `key field "${def.key}" contains a line break`;
   if (key.trim() !== key) return `key field "${def.key}" has leading or trailing spaces: ${JSON.stringify(key)}`;
   return null;

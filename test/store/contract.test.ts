@@ -22,6 +22,8 @@ interface Backend {
   freshLocation(): Promise<string>;
   /** Marks the schema at `location` as written by a newer skein. */
   bumpSchema(location: string, version: number): Promise<void>;
+  /** Puts another program's table where no store exists yet. */
+  addForeignTable(location: string): Promise<void>;
 }
 
 const sqlite: Backend = {
@@ -34,6 +36,11 @@ const sqlite: Backend = {
   async bumpSchema(location, version) {
     const db = new Database(location);
     db.prepare("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, 'future', '2099-01-01')").run(version);
+    db.close();
+  },
+  async addForeignTable(location) {
+    const db = new Database(location);
+    db.exec('CREATE TABLE customers (id INTEGER PRIMARY KEY)');
     db.close();
   },
 };
@@ -83,6 +90,12 @@ function pgBackend(): Backend {
       const client = new pg.Client({ connectionString: location });
       await client.connect();
       await client.query("INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, 'future', '2099-01-01')", [version]);
+      await client.end();
+    },
+    async addForeignTable(location) {
+      const client = new pg.Client({ connectionString: location });
+      await client.connect();
+      await client.query('CREATE TABLE customers (id INTEGER PRIMARY KEY)');
       await client.end();
     },
   };
@@ -784,6 +797,90 @@ describe.each([sqlite, pgBackend()])('Store contract: $name', (backend) => {
       await backend.bumpSchema(location, 999);
       await expect(openAt(location)).rejects.toMatchObject({ code: 'store-too-new' });
     });
+
+    it('refuses a database of another program, creating nothing in it', async () => {
+      const location = await backend.freshLocation();
+      await backend.addForeignTable(location);
+      await expect(openAt(location)).rejects.toMatchObject({ code: 'store-foreign', message: expect.stringContaining('customers') });
+      // Still foreign, not half-migrated: a second open says the same.
+      await expect(openAt(location)).rejects.toMatchObject({ code: 'store-foreign' });
+    });
+
+    it('rejects a key over 1,000 characters as one bad row; the others are written', async () => {
+      const store = await fresh();
+      const long = 'k'.repeat(600) + randomBytes(300).toString('hex');
+      const out = await store.upsertMany('users', [{ username: long }, { username: 'ok1' }]);
+      expect(out.map((o) => o.outcome)).toEqual(['rejected', 'created']);
+      expect(out[0]!.reason).toMatch(/key field "username" is 1200 characters long; at most 1000/);
+      expect(await store.countRecords('users')).toBe(1);
+    });
+  });
+});
+
+describe('PostgreSQL: a connection the server drops', () => {
+  const backend = pgBackend();
+  beforeAll(() => backend.setup());
+  afterAll(() => backend.teardown());
+
+  it('mid-transaction fails the call with store-unavailable, and the process and store live on', async () => {
+    const location = await backend.freshLocation();
+    const store = await openStore(location, testObjects());
+    try {
+      await store.setFields('users', 'before', { email: 'b@x' }, { createIfMissing: true });
+      const admin = new pg.Client({ connectionString: PG_ADMIN_URL });
+      await admin.connect();
+      const db = new URL(location).pathname.slice(1);
+      const failed = await store
+        .transaction(async (tx) => {
+          await tx.getRecord('users', 'before');
+          await admin.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND application_name = 'skein'", [db]);
+          await new Promise((r) => setTimeout(r, 200));
+          return tx.setFields('users', 'lost', { email: 'l@x' }, { createIfMissing: true });
+        })
+        .catch((e: unknown) => e);
+      await admin.end();
+      expect(failed).toMatchObject({ code: 'store-unavailable', retryable: true });
+      // Nothing of it was written, and the next call gets a fresh connection.
+      expect(await store.getRecord('users', 'lost')).toBeNull();
+      expect((await store.getRecord('users', 'before'))?.fields.email).toBe('b@x');
+    } finally {
+      await store.close();
+    }
+  });
+});
+
+describe('PostgreSQL: a role that may only read', () => {
+  const backend = pgBackend();
+  beforeAll(() => backend.setup());
+  afterAll(() => backend.teardown());
+
+  it('reads an up-to-date store, and a write fails with store-read-only', async () => {
+    const location = await backend.freshLocation();
+    const owner = await openStore(location, testObjects());
+    await owner.setFields('users', 'a', { email: 'a@x' }, { createIfMissing: true });
+    await owner.close();
+    const role = `skein_ro_${randomBytes(4).toString('hex')}`;
+    const db = new URL(location).pathname.slice(1);
+    const admin = new pg.Client({ connectionString: location });
+    await admin.connect();
+    await admin.query(`CREATE ROLE ${role} LOGIN`);
+    await admin.query(`GRANT CONNECT ON DATABASE ${db} TO ${role}`);
+    await admin.query(`GRANT USAGE ON SCHEMA public TO ${role}`);
+    await admin.query(`GRANT SELECT ON ALL TABLES IN SCHEMA public TO ${role}`);
+    const url = new URL(location);
+    url.username = role;
+    const ro = await openStore(url.toString(), testObjects());
+    try {
+      expect((await ro.getRecord('users', 'a'))?.fields.email).toBe('a@x');
+      await expect(ro.setFields('users', 'b', { email: 'b@x' }, { createIfMissing: true })).rejects.toMatchObject({ code: 'store-read-only' });
+    } finally {
+      await ro.close();
+      await admin.query(`REVOKE ALL ON ALL TABLES IN SCHEMA public FROM ${role}`);
+      await admin.query(`REVOKE ALL ON SCHEMA public FROM ${role}`);
+      await admin.query(`REVOKE ALL ON DATABASE ${db} FROM ${role}`);
+      await admin.query(`DROP ROLE ${role}`);
+      await admin.end();
+    }
   });
 });
 

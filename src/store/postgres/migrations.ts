@@ -154,6 +154,20 @@ export const MIGRATIONS: readonly Migration[] = [
 /** The newest schema version this build knows. */
 export const LATEST_VERSION = MIGRATIONS.reduce((max, m) => Math.max(max, m.version), 0);
 
+/**
+ * A schema that holds tables but no skein schema (another application's database given as
+ * --state) is refused before anything is created in it, as the SQLite store refuses such a file.
+ * Resolves whether a skein schema is there.
+ */
+async function refuseForeignSchema(client: pg.PoolClient, location: string): Promise<boolean> {
+  const r = await client.query<{ name: string }>('SELECT table_name AS name FROM information_schema.tables WHERE table_schema = current_schema() ORDER BY table_name');
+  const tables = r.rows.map((x) => x.name);
+  if (tables.length === 0) return false;
+  if (tables.includes('schema_migrations')) return true;
+  const shown = tables.slice(0, 5).join(', ') + (tables.length > 5 ? ', ...' : '');
+  throw new SkeinError('store-foreign', `state database ${location} is not a skein store (its schema holds other tables: ${shown}); use another database or schema`);
+}
+
 async function currentVersion(client: pg.PoolClient): Promise<number> {
   const r = await client.query<{ v: number | null }>('SELECT MAX(version) AS v FROM schema_migrations');
   return r.rows[0]?.v ?? 0;
@@ -169,6 +183,12 @@ export async function migrate(pool: pg.Pool, location: string, now: () => string
     await client.query('BEGIN');
     try {
       await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK_KEY]);
+      const present = await refuseForeignSchema(client, location);
+      // An up-to-date schema needs no DDL: a role that may only read can then open the store.
+      if (present && (await currentVersion(client)) === LATEST_VERSION) {
+        await client.query('COMMIT');
+        return { from: LATEST_VERSION, to: LATEST_VERSION };
+      }
       await client.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
         version    INTEGER PRIMARY KEY,
         name       TEXT NOT NULL,

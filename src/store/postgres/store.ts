@@ -69,9 +69,15 @@ function storeError(err: unknown, location: string, scrub: (s: string) => string
   if (typeof code === 'string' && (UNAVAILABLE.has(code) || code.startsWith('08'))) {
     return new SkeinError('store-unavailable', `state database ${location} is unreachable: ${message}`, { cause: err, retryable: true });
   }
-  if (err instanceof Error && /timeout exceeded when trying to connect|Connection terminated/i.test(err.message)) {
+  if (err instanceof Error && /timeout exceeded when trying to connect|Connection terminated|not queryable/i.test(err.message)) {
     return new SkeinError('store-unavailable', `state database ${location} is unreachable: ${message}`, { cause: err, retryable: true });
   }
+  // insufficient_privilege, read_only_sql_transaction: the role or the session may not write.
+  if (code === '42501' || code === '25006') {
+    return new SkeinError('store-read-only', `state database ${location} cannot be written by this role: ${message}; grant it write access or use another --state`, { cause: err });
+  }
+  // query_canceled (a statement_timeout): worth retrying when the database is less busy.
+  if (code === '57014') return new SkeinError('store-busy', `state database ${location} cancelled a statement (timeout): ${message}`, { cause: err, retryable: true });
   return err;
 }
 
@@ -135,6 +141,12 @@ class PgStore implements Store {
       throw this.wrap(err);
     }
     let broken = false;
+    // A checked-out client whose connection drops emits 'error'; unheard, it would end the
+    // process. The failing query rejects anyway, and the client is discarded below.
+    const onError = (): void => {
+      broken = true;
+    };
+    client.on('error', onError);
     try {
       await client.query('BEGIN');
       let locked = false;
@@ -156,6 +168,7 @@ class PgStore implements Store {
       });
       throw this.wrap(err);
     } finally {
+      client.off('error', onError);
       // A client whose connection failed is discarded instead of going back to the pool.
       client.release(broken || undefined);
     }
@@ -428,6 +441,7 @@ export async function openPgStore(url: string, objects: Map<string, ObjectDef>, 
     await pool?.end().catch(() => undefined);
     if (err instanceof SkeinError) throw err;
     const mapped = storeError(err, location, scrub);
+    if (mapped instanceof SkeinError && mapped.code === 'store-read-only') throw mapped;
     throw new SkeinError('store-open-failed', `cannot open state database ${location}: ${scrub(err instanceof Error ? err.message : String(err))}`, {
       cause: err,
       retryable: mapped instanceof SkeinError && mapped.retryable,
