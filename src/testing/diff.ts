@@ -31,8 +31,9 @@ export function unifiedDiff(expected: string, actual: string): string[] {
   let j = 0;
   while (i < a.length || j < b.length) {
     if (i < a.length && j < b.length && a[i] === b[j]) ops.push({ kind: ' ', text: a[i++]! }), j++;
-    else if (j < b.length && (i === a.length || lcs[i]![j + 1]! >= lcs[i + 1]![j]!)) ops.push({ kind: '+', text: b[j++]! });
-    else ops.push({ kind: '-', text: a[i++]! });
+    // Removals before additions where both keep the common part as long, as diff -u prints them.
+    else if (i < a.length && (j === b.length || lcs[i + 1]![j]! >= lcs[i]![j + 1]!)) ops.push({ kind: '-', text: a[i++]! });
+    else ops.push({ kind: '+', text: b[j++]! });
   }
   // Keep changed lines with two lines of context; elide the rest.
   const keep = ops.map((o, k) => ops.slice(Math.max(0, k - 2), k + 3).some((x) => x.kind !== ' '));

@@ -13,6 +13,7 @@ import { formatText } from '../../src/diagnostics-format.js';
 import { collectProjects, loadProject, projectDiagnostics } from '../../src/workflow/project.js';
 import { TEST_CREDENTIAL } from '../../src/testing/runner.js';
 import { runCli } from '../helpers/cli.js';
+import { unifiedDiff } from '../../src/testing/diff.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const INVALID_TESTS = fileURLToPath(new URL('../fixtures/invalid-tests/', import.meta.url));
@@ -319,5 +320,12 @@ describe('test schema and less common cases', () => {
     const res = await runCli(['test'], dir);
     expect(res.code, res.stdout).toBe(0);
     expect(res.stdout.trimEnd().split('\n').at(-1)).toBe('2 passed, 0 failed');
+  });
+});
+
+describe('unifiedDiff', () => {
+  it('prints a changed line as removal, then addition, between its context lines', () => {
+    expect(unifiedDiff('a\nb\nc', 'a\nB\nc')).toEqual(['--- expected', '+++ actual', ' a', '-b', '+B', ' c']);
+    expect(unifiedDiff('x\ny', 'x\nz\nw')).toEqual(['--- expected', '+++ actual', ' x', '-y', '+z', '+w']);
   });
 });
