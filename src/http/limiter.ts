@@ -38,10 +38,6 @@ export interface LimiterStats {
   pausedUntil: number | null;
 }
 
-/**
- * What the HTTP client needs from a limiter. The in-memory `Limiter` serves one process; a limiter
- * shared through PostgreSQL can implement the same interface (and reuse limiter-policy.ts).
- */
 /** A call would have to wait longer than its caller allows: a long vendor pause, or a spent rate budget. */
 export class LimitWaitError extends Error {
   constructor(
@@ -53,6 +49,10 @@ export class LimitWaitError extends Error {
   }
 }
 
+/**
+ * What the HTTP client needs from a limiter. The in-memory `Limiter` serves one process; a limiter
+ * shared through PostgreSQL can implement the same interface (and reuse limiter-policy.ts).
+ */
 export interface CallLimiter {
   /**
    * Waits until a call under `key` may start; rejects with the abort reason if `signal` aborts
