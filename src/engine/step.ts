@@ -125,9 +125,9 @@ async function execute(step: Step, preset: Preset | undefined, context: Record<s
       // A server error does not say the call did nothing (Qualys may fail after applying it).
       const serverError = err.kind === 'status' && (err.status ?? 0) >= 500 && !built.idempotent;
       // The transport's own code (a timeout, a reset) is kept: it tells a slow vendor from a proxy.
-      const cause = /\(([A-Z][A-Z0-9_]+)\)/.exec(err.message)?.[1];
-      const sent = `after the request was sent${cause ? ` (${cause})` : ''}`;
-      const doubt = err.kind === 'maybe-sent' ? (/timed out/.test(err.message) ? `the call timed out ${sent}` : `the connection failed ${sent}`) : serverError ? `${vendorName(def)} answered HTTP ${err.status}${detail}` : undefined;
+      const t = err.transport;
+      const sent = `after the request was sent${t ? ` (${t.code})` : ''}`;
+      const doubt = err.kind === 'maybe-sent' ? `${t?.timeout ? 'the call timed out' : 'the connection failed'} ${sent}` : serverError ? `${vendorName(def)} answered HTTP ${err.status}${detail}` : undefined;
       return {
         outcome: doubt ? 'unknown' : 'failed',
         request: built.shown,

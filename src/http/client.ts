@@ -289,11 +289,12 @@ function failureError(
   }
   const f = failure!;
   const cause = outcome.error;
+  const transport = { code: f.code, timeout: f.timeout };
   if (kind === 'maybe-sent') {
     const what = f.timeout ? 'timed out' : 'lost the connection';
-    return make(`${what} after the request was sent (${f.code}); it may have been processed and is not safe to repeat`, { cause });
+    return make(`${what} after the request was sent (${f.code}); it may have been processed and is not safe to repeat`, { cause, transport });
   }
-  return make(`${f.timeout ? 'timed out' : 'connection failed'} (${f.code}) ${attemptsText(attempts)}`, { cause });
+  return make(`${f.timeout ? 'timed out' : 'connection failed'} (${f.code}) ${attemptsText(attempts)}`, { cause, transport });
 }
 
 /** The parts of a request URL the client uses. */

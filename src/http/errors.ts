@@ -27,6 +27,8 @@ export interface HttpErrorInit {
   retryAfterMs?: number;
   retryable?: boolean;
   cause?: unknown;
+  /** For transport failures: the error code (`UND_ERR_SOCKET`, `SKEIN_ATTEMPT_TIMEOUT`) and whether it was a timeout. */
+  transport?: { code: string; timeout: boolean };
 }
 
 export class HttpError extends SkeinError {
@@ -36,6 +38,7 @@ export class HttpError extends SkeinError {
   readonly headers?: Record<string, string>;
   readonly body?: string;
   readonly retryAfterMs?: number;
+  readonly transport?: { code: string; timeout: boolean };
 
   constructor(kind: HttpErrorKind, message: string, init: HttpErrorInit) {
     super(CODES[kind], message, { cause: init.cause, retryable: init.retryable ?? false });
@@ -46,6 +49,7 @@ export class HttpError extends SkeinError {
     if (init.headers !== undefined) this.headers = init.headers;
     if (init.body !== undefined) this.body = init.body;
     if (init.retryAfterMs !== undefined) this.retryAfterMs = init.retryAfterMs;
+    if (init.transport !== undefined) this.transport = init.transport;
   }
 }
 
