@@ -5,6 +5,7 @@ import { createRequire } from 'node:module';
 import type * as FastXml from 'fast-xml-parser';
 import type { Items, Request } from '../generated/preset.js';
 import { parsePlainXml } from './xml.js';
+import { escapeControl } from '../text.js';
 
 /** Bodies above this are not parsed unless the request says more (`max_response_bytes`; the HTTP layer caps downloads too). */
 export const MAX_PARSE_BYTES = 5 * 1024 * 1024;
@@ -158,9 +159,6 @@ export function redact(text: string, tree: unknown, names: string[]): { text: st
   };
   return { text: out, tree: walk(tree) };
 }
-
-const escapeControl = (text: string): string =>
-  text.replace(/[\u0000-\u0008\u000b-\u001f\u007f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 
 /**
  * Well-formed XML whose root is none the request's checks and error paths name (a proxy's HTML

@@ -3,6 +3,7 @@
 import type { Fields, StoredRecord } from '../store/types.js';
 import { stringForm } from '../store/values.js';
 import type { ObjectDef } from '../workflow/objects.js';
+import { escapeControl } from '../text.js';
 
 export const LIST_FORMATS = ['table', 'json', 'csv'] as const;
 export type ListFormat = (typeof LIST_FORMATS)[number];
@@ -37,14 +38,8 @@ export function columnsFor(def: ObjectDef, records: StoredRecord[]): string[] {
   return [def.key, ...declared, ...extra];
 }
 
-/** Other control characters (ESC starts terminal escape sequences) are shown as \u escapes. */
-const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g;
-
 function cell(v: string, max: number): string {
-  const oneLine = v
-    .replace(/\r?\n/g, '\\n')
-    .replace(/\t/g, ' ')
-    .replace(CONTROL, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  const oneLine = escapeControl(v.replace(/\r?\n/g, '\\n').replace(/\t/g, ' '));
   return oneLine.length > max ? oneLine.slice(0, max - 3) + '...' : oneLine;
 }
 
