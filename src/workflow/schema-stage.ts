@@ -268,16 +268,15 @@ function report(e: ErrorObject, doc: LocatedDoc, sink: DiagnosticSink, kind: Sch
       err('schema-pattern', `${typeName(e.data)} is not a valid ${key}${suggest}; it must match ${e.params.pattern}${parent.description ? ` (${parent.description.split('.')[0]})` : ''}`, path);
       return;
     }
-    case 'propertyNames':
-    {
+    case 'propertyNames': {
       // The rule differs by map (variables allow capitals, credentials a dash): quote the schema's.
       const pattern = (e.parentSchema as { propertyNames?: { pattern?: string } } | undefined)?.propertyNames?.pattern;
       // Without the guard against __proto__ and friends, which only clutters the message.
       const shown = pattern?.replace(/^\^\(\?![^)]*\)/, '^');
       const rule = shown ? `it must match ${shown}` : 'use lowercase letters, digits and underscores, starting with a letter';
       err('schema-pattern', `invalid name "${String(e.params.propertyName)}" in ${where}: ${rule}`, [...path, String(e.params.propertyName)], 'key');
-    }
       return;
+    }
     case 'minItems':
       err('schema-value', `${where} needs at least ${e.params.limit} item(s)`, path);
       return;

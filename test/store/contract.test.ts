@@ -817,12 +817,12 @@ describe.each([sqlite, pgBackend()])('Store contract: $name', (backend) => {
   });
 });
 
-describe('PostgreSQL: a connection the server drops', () => {
+describe('PostgreSQL only', () => {
   const backend = pgBackend();
   beforeAll(() => backend.setup());
   afterAll(() => backend.teardown());
 
-  it('mid-transaction fails the call with store-unavailable, and the process and store live on', async () => {
+  it('a connection the server drops mid-transaction fails the call with store-unavailable, and the process and store live on', async () => {
     const location = await backend.freshLocation();
     const store = await openStore(location, testObjects());
     try {
@@ -847,14 +847,8 @@ describe('PostgreSQL: a connection the server drops', () => {
       await store.close();
     }
   });
-});
 
-describe('PostgreSQL: a role that may only read', () => {
-  const backend = pgBackend();
-  beforeAll(() => backend.setup());
-  afterAll(() => backend.teardown());
-
-  it('reads an up-to-date store, and a write fails with store-read-only', async () => {
+  it('a role that may only read opens an up-to-date store; its writes fail with store-read-only', async () => {
     const location = await backend.freshLocation();
     const owner = await openStore(location, testObjects());
     await owner.setFields('users', 'a', { email: 'a@x' }, { createIfMissing: true });
