@@ -136,13 +136,15 @@ export class Daemon {
       return;
     }
     const previous = new Map((this.project?.workflows ?? []).filter((w) => w.valid).map((w) => [w.path, w]));
-    // A file that validates again is forgotten, so breaking it again is logged again.
-    for (const w of project.workflows) if (w.def !== undefined && !diags.some((d) => d.file === w.file && d.severity === 'error')) this.loggedFindings.delete(w.file);
     project.workflows = project.workflows.map((w) => {
-      w.valid = w.def !== undefined && !diags.some((d) => d.file === w.file && d.severity === 'error');
-      if (w.valid) return w;
-      const lastGood = previous.get(w.path);
       const errors = diags.filter((x) => x.file === w.file && x.severity === 'error');
+      w.valid = w.def !== undefined && errors.length === 0;
+      if (w.valid) {
+        // A file that validates again is forgotten, so breaking it again is logged again.
+        this.loggedFindings.delete(w.file);
+        return w;
+      }
+      const lastGood = previous.get(w.path);
       // Logged when a file's findings change, not again on every reload of other files.
       const said = errors.map((d) => `${d.line}:${d.col}:${d.code}:${d.message}`).join('\n');
       if (this.loggedFindings.get(w.file) !== said) {
