@@ -52,43 +52,44 @@ export async function runImport(deps: EngineDeps, wf: WorkflowFile, target: RunT
   summary.considered = items.length;
 
   const existing = await deps.store.listRecords(wf.object);
-  // index[syncKey][value] -> record, for each ordered sync key
-  const index = new Map<string, Map<string, StoredRecord>>(imp.match.map((k) => [k, new Map()]));
-  for (const r of existing) for (const k of imp.match) {
-    const v = r.fields[k];
-    if (v !== undefined && v !== '') index.get(k)!.set(String(v).toLowerCase(), r);
-  }
-  const seen = new Set<string>();
+  const first = imp.match[0]!;
+  // Every item's fields, rendered before anything is matched: which vendor users are listed
+  // (their first sync key) decides which records are taken (see Matcher).
+  const rendered = items.map((item, n): { n: number; patch?: FieldPatch; error?: string; link?: string } => {
+    const ctx = { item, vars };
+    let link: string | undefined;
+    try {
+      link = render(imp.fields[first]!, ctx);
+      const patch: FieldPatch = Object.fromEntries(Object.entries(imp.fields).map(([f, tpl]) => [f, f === first ? link! : render(tpl, ctx)]));
+      return { n, patch, link };
+    } catch (err) {
+      return { n, error: (err as Error).message, link };
+    }
+  });
+  const matcher = new Matcher(imp.match, existing, rendered.map((r) => r.link));
   const source = `workflow:${wf.name}`;
   await deps.store.transaction(async (tx) => {
-    for (const [n, item] of items.entries()) {
-      let patch: FieldPatch;
-      try {
-        const ctx = { item, vars };
-        patch = Object.fromEntries(Object.entries(imp.fields).map(([f, tpl]) => [f, render(tpl, ctx)]));
-      } catch (err) {
+    for (const { n, patch, error } of rendered) {
+      if (!patch) {
         summary.import!.rejected++;
-        summary.failures.push({ key: `item ${n + 1}`, step: 'map', error: (err as Error).message });
+        summary.failures.push({ key: `item ${n + 1}`, step: 'map', error: error! });
         continue;
       }
-      let match: StoredRecord | undefined;
-      for (const k of imp.match) {
-        const v = patch[k];
-        if (typeof v === 'string' && v !== '') match = index.get(k)!.get(v.toLowerCase());
-        if (match) break;
-      }
+      let target: StoredRecord | undefined;
       try {
-        if (match) {
-          seen.add(match.key);
+        target = matcher.match(patch);
+        if (target) {
+          matcher.claim(target.key, patch);
           const { [obj.key]: _ignored, ...rest } = patch;
-          const ev = await tx.setFields(wf.object, match.key, rest, { source });
+          const ev = await tx.setFields(wf.object, target.key, rest, { source });
           if (ev) summary.import!.updated++;
           else summary.import!.unchanged++;
         } else if (imp.create !== false) {
           const key = String(patch[obj.key] ?? '');
           if (!key) throw new SkeinError('import-key', `item has no value for the key field ${obj.key}`);
+          matcher.checkNewKey(key, patch);
           const ev = await tx.setFields(wf.object, key, patch, { source, createIfMissing: true });
-          seen.add(key);
+          matcher.claim(key, patch);
           if (ev?.kind === 'created') summary.import!.created++;
           else if (ev) summary.import!.updated++;
           else summary.import!.unchanged++;
@@ -96,14 +97,11 @@ export async function runImport(deps: EngineDeps, wf: WorkflowFile, target: RunT
       } catch (err) {
         summary.import!.rejected++;
         // Named by the record it would have changed, else its rendered key, else its place.
-        summary.failures.push({ key: match?.key ?? (String(patch[obj.key] ?? '') || `item ${n + 1}`), step: 'map', error: (err as Error).message });
+        summary.failures.push({ key: target?.key ?? (String(patch[obj.key] ?? '') || `item ${n + 1}`), step: 'map', error: (err as Error).message });
       }
     }
     if (imp.vanished) {
-      const first = imp.match[0]!;
-      for (const r of existing) {
-        const linked = r.fields[first];
-        if (linked === undefined || linked === '' || seen.has(r.key)) continue;
+      for (const r of matcher.vanished()) {
         if (String(r.fields[imp.vanished.field] ?? '') === imp.vanished.value) continue;
         await tx.setFields(wf.object, r.key, { [imp.vanished.field]: imp.vanished.value }, { source });
         summary.import!.vanished++;
@@ -115,7 +113,96 @@ export async function runImport(deps: EngineDeps, wf: WorkflowFile, target: RunT
   summary.succeeded = summary.matched;
   summary.failed = summary.import!.rejected;
   summary.status = summary.failed ? 'partial' : 'succeeded';
-  await deps.store.finishRunRecord(runId, '*', summary.failed ? 'failed' : 'succeeded', null);
+  await deps.store.finishRunRecord(runId, '*', summary.failed ? 'failed' : 'succeeded', summary.failed ? `${summary.failed} listed item(s) rejected` : null);
   await deps.store.finishRun(runId, summary.status, summary);
   return summary;
+}
+
+const norm = (v: unknown): string => (v === undefined || v === null ? '' : String(v).toLowerCase());
+
+/**
+ * Finds the record of each listed item by the ordered sync keys, against the records as they were
+ * before the run. The first sync key is the link to a vendor user:
+ * - a record is matched by at most one item per run (two listed users never share, or swap, one
+ *   record);
+ * - a record linked to a user who is listed is that user's: a later key (an email that another
+ *   user now has) cannot take it;
+ * - a value that fits several such records is ambiguous: the item is rejected, not given to one
+ *   of them by chance.
+ * A record linked to a user who is not listed any more may be matched by a later key (the
+ * account was recreated under a new login, say); if none does, it has vanished.
+ */
+class Matcher {
+  private readonly index: Map<string, Map<string, StoredRecord[]>>;
+  private readonly byKey = new Map<string, StoredRecord>();
+  private readonly listed: Set<string>;
+  /** Record key -> the (rendered) first sync key of the item that matched or created it. */
+  private readonly claimed = new Map<string, string>();
+
+  constructor(
+    private readonly keys: string[],
+    private readonly existing: StoredRecord[],
+    links: Array<string | undefined>,
+  ) {
+    this.index = new Map(keys.map((k) => [k, new Map()]));
+    for (const r of existing) {
+      this.byKey.set(r.key, r);
+      for (const k of keys) {
+        const v = norm(r.fields[k]);
+        if (v === '') continue;
+        const m = this.index.get(k)!;
+        const list = m.get(v);
+        if (list) list.push(r);
+        else m.set(v, [r]);
+      }
+    }
+    this.listed = new Set(links.map(norm).filter((v) => v !== ''));
+  }
+
+  /** The linked user's (lower-cased) first sync key when that user is listed and is not `link`. */
+  private heldBy(r: StoredRecord, link: string): string | undefined {
+    const own = norm(r.fields[this.keys[0]!]);
+    return own !== '' && own !== link && this.listed.has(own) ? own : undefined;
+  }
+
+  /** The record of an item, undefined when none fits; throws when a value fits several. */
+  match(patch: FieldPatch): StoredRecord | undefined {
+    const link = norm(patch[this.keys[0]!]);
+    for (const k of this.keys) {
+      const v = norm(patch[k]);
+      if (v === '') continue;
+      const found = (this.index.get(k)!.get(v) ?? []).filter((r) => !this.claimed.has(r.key) && this.heldBy(r, link) === undefined);
+      if (found.length > 1) {
+        const shown = found.slice(0, 5).map((r) => JSON.stringify(r.key)).join(', ') + (found.length > 5 ? ', ...' : '');
+        throw new SkeinError('import-ambiguous', `${k} ${JSON.stringify(String(patch[k]))} fits ${found.length} records (${shown}); make it unique, or link one of them by ${this.keys[0]}`);
+      }
+      if (found.length === 1) return found[0];
+    }
+    return undefined;
+  }
+
+  /** Throws when a new item's key is a record that another listed user has, or had in this run. */
+  checkNewKey(key: string, patch: FieldPatch): void {
+    const by = this.claimed.get(key);
+    if (by !== undefined) {
+      throw new SkeinError('import-key', `key ${JSON.stringify(key)} is already the record of ${this.keys[0]} ${JSON.stringify(by)} in this run`);
+    }
+    const r = this.byKey.get(key);
+    const holder = r && this.heldBy(r, norm(patch[this.keys[0]!]));
+    if (holder !== undefined) {
+      throw new SkeinError('import-key', `record ${JSON.stringify(key)} is linked to ${this.keys[0]} ${JSON.stringify(String(r!.fields[this.keys[0]!]))}, which is listed too`);
+    }
+  }
+
+  claim(key: string, patch: FieldPatch): void {
+    this.claimed.set(key, String(patch[this.keys[0]!] ?? ''));
+  }
+
+  /** Records linked (first sync key) to a user who is not listed, and not matched in this run. */
+  vanished(): StoredRecord[] {
+    return this.existing.filter((r) => {
+      const own = norm(r.fields[this.keys[0]!]);
+      return own !== '' && !this.listed.has(own) && !this.claimed.has(r.key);
+    });
+  }
 }

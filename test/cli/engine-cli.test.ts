@@ -91,6 +91,18 @@ describe('skein plan / run / runs', () => {
     expect(list.stdout).toMatch(new RegExp(`qualys-import-users .* ${n} listed: ${n} created, 0 updated, 0 unchanged, 0 vanished, 0 rejected`));
   });
 
+  it('runs show names the rejected items of an import and why', async () => {
+    const [u] = sandbox.users();
+    sandbox.addUser({ login: 'dup_login2', role: 'scanner', first_name: 'D', last_name: 'Up', email: u!.email, status: 'Active' });
+    const r = await runCli(['run', 'qualys-import-users', ...withUrl()], dir, ENV);
+    expect(r.code).toBe(1);
+    const [run] = JSON.parse((await runCli(['runs', 'list', '--format', 'json'], dir)).stdout);
+    const text = (await runCli(['runs', 'show', run.id], dir)).stdout;
+    expect(text).toMatch(/^import: \d+ listed: .* 1 rejected$/m);
+    expect(text).toContain(`  rejected ${u!.email.toLowerCase()}: key "${u!.email.toLowerCase()}" is already the record of qualys_login "${u!.login}" in this run`);
+    expect(text).toMatch(/^  \*: failed \(1 listed item\(s\) rejected\)$/m);
+  });
+
   it('fails one record whose template breaks at render time and runs the others', async () => {
     writeFileSync(
       join(dir, 'workflows', 'broken-title.yaml'),

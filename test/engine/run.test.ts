@@ -385,6 +385,72 @@ describe('import', () => {
     expect(await h.store.countRecords('users')).toBe(h.sandbox.users().length);
   });
 
+  const addQualysUser = (login: string, email: string, last = 'User') =>
+    h.sandbox.addUser({ login, role: 'scanner', first_name: 'Q', last_name: last, email, status: 'Active' });
+  const importUsers = () => runWorkflow(h.deps, h.workflow('qualys-import-users'), { trigger: 'manual' });
+
+  it('never hands a record linked to one listed user to another whose email it still holds', async () => {
+    h = await harness({ sandbox: { users: 0 } });
+    await h.store.upsertMany('users', [person('jdoe', { qualys_login: 'acme_x', email: 'a@example.com', department: 'HR-data' })]);
+    // acme_x changed its email to b@; acme_y now has a@, the email jdoe still holds.
+    addQualysUser('acme_x', 'b@example.com', 'Xavier');
+    addQualysUser('acme_y', 'a@example.com', 'Yvonne');
+    const first = await importUsers();
+    expect(first.import).toMatchObject({ rejected: 0, vanished: 0 });
+    const jdoe = (await h.store.getRecord('users', 'jdoe'))!.fields;
+    expect(jdoe).toMatchObject({ qualys_login: 'acme_x', email: 'b@example.com', last_name: 'Xavier', department: 'HR-data' });
+    expect((await h.store.getRecord('users', 'a@example.com'))!.fields).toMatchObject({ qualys_login: 'acme_y', last_name: 'Yvonne' });
+    const events = await h.store.readEvents({ limit: 100 });
+    expect(events.filter((e) => e.key === 'jdoe' && e.source === 'workflow:qualys-import-users')).toHaveLength(1);
+    const second = await importUsers();
+    expect(second.import).toMatchObject({ created: 0, rejected: 0, vanished: 0 });
+  });
+
+  it('rejects an item whose key is a record linked to another listed user, and leaves that record alone', async () => {
+    h = await harness({ sandbox: { users: 0 } });
+    await h.store.upsertMany('users', [person('x@example.com', { qualys_login: 'acme_1', email: 'other@example.com' })]);
+    // acme_2 is listed first: when it comes, nothing in this run has matched the record yet.
+    addQualysUser('acme_2', 'x@example.com');
+    addQualysUser('acme_1', 'other@example.com');
+    const s = await importUsers();
+    expect(s.status).toBe('partial');
+    expect(s.import).toMatchObject({ rejected: 1 });
+    expect(s.failures).toContainEqual(expect.objectContaining({ key: 'x@example.com', error: 'record "x@example.com" is linked to qualys_login "acme_1", which is listed too' }));
+    expect((await h.store.getRecord('users', 'x@example.com'))!.fields).toMatchObject({ qualys_login: 'acme_1', email: 'other@example.com' });
+  });
+
+  it('two Qualys users with one email: the second is rejected, and runs after that change nothing', async () => {
+    h = await harness({ sandbox: { users: 0 } });
+    addQualysUser('acme_c1', 'chris@example.com');
+    addQualysUser('acme_c2', 'chris@example.com');
+    const first = await importUsers();
+    expect(first.import).toMatchObject({ rejected: 1 });
+    expect(first.failures).toContainEqual(expect.objectContaining({ key: 'chris@example.com', error: 'key "chris@example.com" is already the record of qualys_login "acme_c1" in this run' }));
+    expect((await h.store.getRecord('users', 'chris@example.com'))!.fields.qualys_login).toBe('acme_c1');
+    const lastEvent = await h.store.lastEventId();
+    for (let i = 0; i < 2; i++) {
+      const again = await importUsers();
+      expect(again.import).toMatchObject({ created: 0, rejected: 1, vanished: 0 });
+    }
+    const flips = (await h.store.readEvents({ afterId: lastEvent, limit: 100 })).filter((e) => e.key === 'chris@example.com');
+    expect(flips).toEqual([]);
+  });
+
+  it('rejects an item whose email fits several unlinked records, rather than pick one by key order', async () => {
+    h = await harness({ sandbox: { users: 0 } });
+    await h.store.upsertMany('users', [
+      person('bob', { email: 'DUP@example.com' }),
+      person('carl', { email: 'dup@example.com' }),
+    ]);
+    addQualysUser('acme_a1', 'Dup@Example.com');
+    const s = await importUsers();
+    expect(s.failures).toContainEqual(expect.objectContaining({ error: expect.stringMatching(/^email "Dup@Example\.com" fits 2 records \("bob", "carl"\); make it unique, or link one of them by qualys_login$/) }));
+    for (const key of ['bob', 'carl']) expect((await h.store.getRecord('users', key))!.fields.qualys_login).toBeUndefined();
+    // Linking one by hand settles it.
+    await h.store.setFields('users', 'carl', { qualys_login: 'acme_a1' });
+    expect((await importUsers()).import).toMatchObject({ rejected: 0 });
+  });
+
   it('creates records from Qualys users, then finds them unchanged, and flags vanished ones', async () => {
     h = await harness({ sandbox: { users: 5 } });
     await h.store.upsertMany('users', [person('gone.user', { qualys_login: 'quays_gone1', qualys_status: 'Active' })]);

@@ -56,8 +56,19 @@ function summaryText(summary: unknown): string {
   return s.matched !== undefined ? `${s.matched} matched, ${s.succeeded ?? 0} ok, ${s.failed ?? 0} failed` : '';
 }
 
+/** Rejected import items listed by `runs show` in text; JSON has them all. */
+const SHOWN_FAILURES = 50;
+
 function showTable(run: RunDetail): string {
   const out = [`run ${run.id}  workflow ${run.workflow}  trigger ${run.trigger}  status ${run.status}`, `started ${run.started_at}  finished ${run.finished_at ?? '-'}`];
+  // An import's rejected items are not records of the run: its summary holds them.
+  const s = run.summary as { import?: unknown; failures?: Array<{ key: string; step: string; error: string }> } | null;
+  if (s?.import) {
+    out.push(`import: ${summaryText(s)}`);
+    const failures = (s.failures ?? []).filter((f) => f.step === 'map');
+    for (const f of failures.slice(0, SHOWN_FAILURES)) out.push(`  rejected ${f.key}: ${f.error}`);
+    if (failures.length > SHOWN_FAILURES) out.push(`  ... and ${failures.length - SHOWN_FAILURES} more (--format json lists all)`);
+  }
   for (const rec of run.records) {
     out.push(`  ${rec.key}: ${rec.status}${rec.error ? ` (${rec.error})` : ''}`);
     for (const s of rec.steps) {
