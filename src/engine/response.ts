@@ -72,11 +72,21 @@ export function parseBody(body: string, format: 'xml' | 'json' | 'text', maxByte
   // Whitespace before the XML declaration is not well-formed XML, but proxies and servers that
   // print a newline first exist; the answer is still the vendor's.
   if (body.charCodeAt(0) <= 0x20) body = body.trimStart();
+  if (body.includes('<![CDATA[')) body = cdataAsText(body);
   // Plain well-formed XML (what Qualys sends) in one pass; anything else goes to the validator
   // and the full parser, which decide it and word the error.
   const plain = parsePlainXml(body, decodeEntities);
   if (plain !== undefined) return plain;
   return parseXmlFully(body);
+}
+
+/**
+ * CDATA sections rewritten as escaped text: their content is literal (`&amp;` in CDATA is five
+ * characters), but both parsers decode entities in the text they hand over, CDATA included.
+ * Qualys wraps every name in CDATA.
+ */
+function cdataAsText(body: string): string {
+  return body.replace(/<!\[CDATA\[([\s\S]*?)\]\]>/g, (_m, text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;'));
 }
 
 /** The reference path: fast-xml-parser's validator, then its parser (also used to test the fast path). */

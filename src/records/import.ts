@@ -100,7 +100,8 @@ function parseCsvRows(text: string): ParsedImport {
   } catch (err) {
     throw csvError(normalized, err as CsvParseFailure);
   }
-  const [header, ...data] = records;
+  // A line of only spaces or tabs is blank too (csv-parse skips only empty ones).
+  const [header, ...data] = records.filter(({ record }) => !(record.length === 1 && record[0]!.trim() === ''));
   if (!header) return { rows: [], rejected: [] };
   const columns = header.record.map((c) => c.trim());
   const seen = new Set<string>();

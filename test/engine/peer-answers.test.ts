@@ -40,6 +40,15 @@ describe('answers from in front of the vendor', () => {
     expect(deactivate.error).not.toMatch(/answered FAILED/);
   });
 
+  it('a user list answer without USER_LIST fails the call rather than read as an empty list', async () => {
+    for (const body of ['<USER_LIST_OUTPUT>\n</USER_LIST_OUTPUT>', '<USER_LIST_OUTPUT><WARNING><CODE>1</CODE></WARNING></USER_LIST_OUTPUT>']) {
+      const r = await run('qualys.list_users', {}, (_h, _q, res) => res.end(body));
+      expect(r.outcome, body).toBe('failed');
+    }
+    const empty = await run('qualys.list_users', {}, (_h, _q, res) => res.end('<USER_LIST_OUTPUT><USER_LIST/></USER_LIST_OUTPUT>'));
+    expect(empty.outcome).toBe('succeeded');
+  });
+
   it('a redirect is not followed, and the error says where it pointed', async () => {
     const r = await run('qualys.create_user', CREATE, (_h, _q, res) => {
       res.statusCode = 301;

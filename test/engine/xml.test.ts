@@ -88,6 +88,14 @@ describe('plain XML fast path', () => {
     expect(agrees(genericReturn(stamp, 'FAILED', 1960, 'concurrency limit'))).toBe('fast');
   });
 
+  it('reads CDATA as literal text: entities in it are not decoded, on the fast and the full path', () => {
+    const names = '<A><B><![CDATA[Smith &amp; Co]]></B><C>Ann <![CDATA[&amp;]]> Bo</C><D><![CDATA[x<y>z]]></D><E>a &amp; b</E></A>';
+    const want = { A: { B: 'Smith &amp; Co', C: 'Ann &amp; Bo', D: 'x<y>z', E: 'a & b' } };
+    expect(parseBody(names, 'xml')).toEqual(want);
+    // A comment inside the root sends the body to fast-xml-parser.
+    expect(parseBody(names.replace('<A>', '<A><!-- c -->'), 'xml')).toEqual(want);
+  });
+
   it('agrees with the validator and parser on edge cases', () => {
     for (const body of corpus) agrees(body);
   });

@@ -16,6 +16,17 @@ describe('parseImport', () => {
     expect(parsed.rejected).toEqual([{ line: 6, reason: 'row has 1 columns; the header has 2' }]);
   });
 
+  it('skips lines of only spaces and tabs, as it skips empty ones (also before the header)', () => {
+    const parsed = parseImport(' \nusername,email\nu1,a@x\n \t \nu2,b@x\n', 'csv');
+    expect(parsed.rows).toEqual([
+      { line: 3, fields: { username: 'u1', email: 'a@x' } },
+      { line: 5, fields: { username: 'u2', email: 'b@x' } },
+    ]);
+    expect(parsed.rejected).toEqual([]);
+    // A line with a separator is a row, not a blank line.
+    expect(parseImport('username,email\n ,\n', 'csv').rows).toEqual([{ line: 2, fields: { username: ' ', email: '' } }]);
+  });
+
   it('strips a BOM and trims header names; refuses duplicate or empty headers', () => {
     expect(parseImport('\uFEFF username , email\nx,y\n', 'csv').rows).toEqual([{ line: 2, fields: { username: 'x', email: 'y' } }]);
     expect(() => parseImport('a,a\n1,2\n', 'csv')).toThrow(/column "a" appears twice/);
