@@ -56,6 +56,7 @@ export const CODES = {
   'reference-unavailable': 'A template refers to something not available at that point.',
   'unknown-field': 'A rule or response mapping names a field the object does not have.',
   'sensitive-target': 'A secret output mapped into a field not marked sensitive.',
+  'mapping-type': "A literal mapped value that the target field's type refuses.",
   'cron-invalid': 'The schedule is not a valid cron pattern.',
   'cron-never': 'The schedule can never fire.',
   'timezone-invalid': 'Not an IANA time zone.',

@@ -8,7 +8,7 @@ import type { WorkflowFile } from '../generated/workflow.js';
 import { defaultStateLocation, openStore, resolveStateLocation } from '../store/index.js';
 import type { Store } from '../store/types.js';
 import { allowedList, didYouMean } from '../workflow/did-you-mean.js';
-import { collectProjects, loadProject, projectDiagnostics, type LoadedProject } from '../workflow/project.js';
+import { collectProjects, loadProject, overrideValue, projectDiagnostics, type LoadedProject } from '../workflow/project.js';
 import { applySuppressions } from '../workflow/suppress.js';
 import { knownVariables } from '../workflow/variables.js';
 import { UsageError } from './command.js';
@@ -69,10 +69,11 @@ export function applyVars(project: LoadedProject, pairs: string[] | undefined): 
     if (!known.has(name)) {
       throw new UsageError(`--var ${name}: no such variable; variables: ${allowedList([...known].sort(), 30)}${didYouMean(name, [...known])}`);
     }
-    vars[name] = p.slice(i + 1);
+    vars[name] = overrideValue(vars[name], p.slice(i + 1));
   }
   project.config = { ...project.config, variables: vars };
 }
+
 
 /**
  * Loads the project and opens the store. `readOnly` commands (plan, runs list/show) never create

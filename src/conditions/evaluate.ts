@@ -120,6 +120,9 @@ function compileLeaf(leaf: Record<string, unknown>, opts: CompileOptions): Predi
 }
 
 function makeEquals(type: string, expected: unknown, ci: boolean, now: Date): (v: unknown) => boolean {
+  // "" stands for "no value" whatever the field's type (the docs: an absent or empty field equals
+  // only ""), so `not_equals: ""` is a has-a-value guard on numbers, booleans and dates too.
+  if (expected === '') return (v) => isEmpty(v);
   if (type === 'number') {
     const e = toNumber(expected);
     return (v) => e !== undefined && toNumber(v) === e;

@@ -16,7 +16,7 @@ import { deadLocalRunners, Presence } from '../engine/presence.js';
 import { runWorkflow, type EngineDeps, type RunSummary } from '../engine/run.js';
 import { openStore } from '../store/index.js';
 import type { Fields, RunRow, Store } from '../store/types.js';
-import { collectProjects, loadProject, projectDiagnostics, type LoadedProject } from '../workflow/project.js';
+import { collectProjects, loadProject, overrideValue, projectDiagnostics, type LoadedProject } from '../workflow/project.js';
 import { applySuppressions } from '../workflow/suppress.js';
 import { createApi } from './api.js';
 import type { Logger } from './logger.js';
@@ -160,7 +160,9 @@ export class Daemon {
       for (const name of Object.keys(this.opts.vars)) {
         if (!known.has(name)) this.log.warn({ variable: name }, `--var ${name}: no such variable in skein.yaml, the workflows or the presets; it has no effect`);
       }
-      project.config = { ...project.config, variables: { ...project.config.variables, ...this.opts.vars } };
+      const variables = { ...project.config.variables };
+      for (const [name, text] of Object.entries(this.opts.vars ?? {})) variables[name] = overrideValue(variables[name], text);
+      project.config = { ...project.config, variables };
     }
     this.project = project;
     this.diagnostics = sortDiagnostics(diags);

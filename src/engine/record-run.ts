@@ -111,7 +111,10 @@ export async function processRecord(deps: EngineDeps, s: RunScope, c: Candidate)
       // A mapped value the field type refuses: the vendor call happened, the mapping did not.
       d.count(d.status, d.error, -1);
       ({ failedError, continuedError } = before);
-      const error = `response mapping not applied: ${(err as Error).message}`;
+      // A failed step keeps its own reason: the error_response mapping is only a consequence.
+      const error = d.status === 'succeeded' || !d.error
+        ? `response mapping not applied: ${(err as Error).message}`
+        : `${d.error}; error_response mapping not applied: ${(err as Error).message}`;
       const status: StepStatus = d.status === 'succeeded' ? 'failed' : d.status;
       d.count(status, error, +1);
       await store.commit([...pending, { op: 'recordStep', runId: s.runId, recordKey: c.key, step: { status, error, ...d.row } }, ...(extra?.() ?? [])], { lazy });

@@ -31,6 +31,15 @@ export interface TemplateAnalysis {
 
 const cache = new Map<string, TemplateAnalysis>();
 
+/** Handlebars' built-in helpers and the arguments they need: [count, what to write instead]. */
+const ARITY: Record<string, [number, string]> = {
+  if: [1, 'if takes exactly one value, e.g. {{#if title}}…{{/if}}'],
+  unless: [1, 'unless takes exactly one value, e.g. {{#unless title}}…{{/unless}}'],
+  each: [1, 'each takes exactly one list, e.g. {{#each groups}}{{this}}{{/each}}'],
+  with: [1, 'with takes exactly one value, e.g. {{#with manager}}{{email}}{{/with}}'],
+  lookup: [2, 'lookup takes an object and a key, e.g. {{lookup vars "qualys_api_url"}}'],
+};
+
 /** True when the string contains template syntax; plain strings are literals. */
 export function isTemplate(s: string): boolean {
   return s.includes('{{');
@@ -74,6 +83,11 @@ function analyze(text: string): TemplateAnalysis {
         const n = node as hbs.AST.MustacheStatement & { program?: hbs.AST.Program; inverse?: hbs.AST.Program };
         const isCall = n.params.length > 0 || (n.hash?.pairs.length ?? 0) > 0 || node.type !== 'MustacheStatement';
         const path = n.path as hbs.AST.PathExpression;
+        const arity = path.type === 'PathExpression' && Object.hasOwn(ARITY, path.original) ? ARITY[path.original] : undefined;
+        if (arity !== undefined && n.params.length !== arity[0]) {
+          // Handlebars accepts these at compile time and throws on every render.
+          error ??= { message: `template syntax error: ${arity[1]}`, index: indexOf(path.loc), length: lengthOf(path.loc) };
+        }
         if (path.type === 'PathExpression' && isCall) {
           helpers.push({ name: path.original, index: indexOf(path.loc), length: lengthOf(path.loc) });
         } else if (path.type === 'PathExpression' && !ALL_HELPER_NAMES.has(path.original)) {

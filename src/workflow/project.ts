@@ -12,6 +12,7 @@ import { makeContext, type ProjectScope } from './context.js';
 import { buildObjectDefs, BUILTIN_OBJECTS, FIELD_TYPES, type DeclaredObject, type FieldType } from './objects.js';
 import { WORKFLOW_RULES } from './rules/index.js';
 import { closest } from './did-you-mean.js';
+import { ALL_HELPER_NAMES } from '../template/helpers.js';
 import { checkSchema } from './schema-stage.js';
 import { loadYamlFile, type LocatedDoc } from './source.js';
 import { isTestFile, loadTest, type LoadedTest } from '../testing/load.js';
@@ -198,6 +199,9 @@ function usableNames(value: unknown): ConfigNames {
   return { variables: section('variables'), credentials: section('credentials'), objects };
 }
 
+/** Names a bare {{name}} resolves to a helper rather than to a field: ours and Handlebars' own. */
+const TEMPLATE_HELPER_NAMES: ReadonlySet<string> = new Set([...ALL_HELPER_NAMES, 'log', 'helperMissing', 'blockHelperMissing']);
+
 function checkConfigObjects(config: ConfigFile, doc: LocatedDoc, sink: DiagnosticSink): void {
   for (const [name, obj] of Object.entries(config.objects ?? {})) {
     const builtin = Object.hasOwn(BUILTIN_OBJECTS, name) ? BUILTIN_OBJECTS[name] : undefined;
@@ -210,6 +214,8 @@ function checkConfigObjects(config: ConfigFile, doc: LocatedDoc, sink: Diagnosti
     for (const field of Object.keys(obj.fields ?? {})) {
       if (builtin && Object.hasOwn(builtin.fields, field)) {
         sink.error('schema-value', `field "${field}" is built into ${name}; remove it from skein.yaml or choose another name`, doc.file, doc.locate(['objects', name, 'fields', field], 'key'));
+      } else if (TEMPLATE_HELPER_NAMES.has(field)) {
+        sink.error('schema-value', `field "${field}" has the name of a template helper: {{${field}}} would call the helper, not read the field; choose another name`, doc.file, doc.locate(['objects', name, 'fields', field], 'key'));
       }
     }
   }
@@ -308,4 +314,14 @@ export function projectDiagnostics(p: LoadedProject): Diagnostic[] {
   // A broken skein.yaml makes every workflow unrunnable, even those without findings of their own.
   if (p.configDiagnostics.some((d) => d.severity === 'error')) for (const w of p.workflows) w.valid = false;
   return sortDiagnostics(all);
+}
+
+/**
+ * A --var value takes the type of the value it overrides, so `--var notify=false` stays false
+ * (a string "false" would be true in {{#if}}). Text that does not read as that type stays text.
+ */
+export function overrideValue(declared: unknown, text: string): string | number | boolean {
+  if (typeof declared === 'boolean' && (text === 'true' || text === 'false')) return text === 'true';
+  if (typeof declared === 'number' && text.trim() !== '' && Number.isFinite(Number(text))) return Number(text);
+  return text;
 }

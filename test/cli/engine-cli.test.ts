@@ -91,6 +91,20 @@ describe('skein plan / run / runs', () => {
     expect(list.stdout).toMatch(new RegExp(`qualys-import-users .* ${n} listed: ${n} created, 0 updated, 0 unchanged, 0 vanished, 0 rejected`));
   });
 
+  it('--var keeps the type of the variable it overrides: notify=false stays false in {{#if}}', async () => {
+    const config = join(dir, 'workflows', 'skein.yaml');
+    writeFileSync(config, readFileSync(config, 'utf8').replace('variables:\n', 'variables:\n  notify: true\n  batch: 5\n'));
+    writeFileSync(join(dir, 'workflows', 'flag.yaml'), [
+      'version: 1', 'name: flag', 'object: users', 'trigger:', '  on: [manual]', 'steps:', '  - id: hook', '    request:',
+      '      method: POST', '      url: "https://hooks.example.com/x"', '      body: "{{#if vars.notify}}ON{{else}}OFF{{/if}} {{#if vars.batch}}N{{else}}Z{{/if}}"',
+    ].join('\n') + '\n');
+    expect((await runCli(['records', 'import', 'people.csv'], dir)).code).toBe(0);
+    const plan = async (...vars: string[]) => (await runCli(['plan', 'flag', '--record', 'ada', ...vars.flatMap((v) => ['--var', v])], dir)).stdout;
+    expect(await plan()).toContain('ON N');
+    expect(await plan('notify=false', 'batch=0')).toContain('OFF Z');
+    expect(await plan('notify=yes')).toContain('ON N');
+  });
+
   it('runs show names the rejected items of an import and why', async () => {
     const [u] = sandbox.users();
     sandbox.addUser({ login: 'dup_login2', role: 'scanner', first_name: 'D', last_name: 'Up', email: u!.email, status: 'Active' });
@@ -103,7 +117,9 @@ describe('skein plan / run / runs', () => {
     expect(text).toMatch(/^  \*: failed \(1 listed item\(s\) rejected\)$/m);
   });
 
-  it('fails one record whose template breaks at render time and runs the others', async () => {
+  it('fails one record whose rendered params are refused at run time and runs the others', async () => {
+    // Handlebars mistakes that would throw while rendering ({{#with}} with no value) are refused
+    // by validate now; what is left for run time is a value only some records produce.
     writeFileSync(
       join(dir, 'workflows', 'broken-title.yaml'),
       `version: 1
@@ -117,18 +133,18 @@ steps:
     credentials: qualys
     params:
       login: "{{qualys_login}}"
-      title: "{{#if department}}{{#with}}{{/with}}{{/if}}{{title}}"
+      title: "{{#if department}}{{department}}{{department}} {{/if}}{{title}}"
 `,
     );
     const a = sandbox.addUser({ role: 'scanner', first_name: 'A', last_name: 'A', email: 'a@corp.test', status: 'Active' });
     const b = sandbox.addUser({ role: 'scanner', first_name: 'B', last_name: 'B', email: 'b@corp.test', status: 'Active' });
     await runCli(['records', 'set', 'a', `qualys_login=${a.login}`, 'title=Boss'], dir);
-    await runCli(['records', 'set', 'b', `qualys_login=${b.login}`, 'department=IT', 'title=Boss'], dir);
+    await runCli(['records', 'set', 'b', `qualys_login=${b.login}`, `department=${'IT'.repeat(30)}`, 'title=Boss'], dir);
     const run = await runCli(['run', 'broken-title', ...withUrl()], dir, ENV);
     expect(run.code).toBe(1);
-    expect(run.stdout).toMatch(/FAILED b at edit: .*#with requires exactly one argument/);
+    expect(run.stdout).toMatch(/FAILED b at edit: .*title/);
     expect(sandbox.findUser(a.login)!.title).toBe('Boss');
-    expect(sandbox.findUser(b.login)!.title).not.toBe('Boss');
+    expect(sandbox.findUser(b.login)!.title).not.toMatch(/Boss/);
   });
 
   it('bad usage exits 2; an unknown workflow exits 1 with a suggestion', async () => {

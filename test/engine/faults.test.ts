@@ -142,4 +142,29 @@ steps:
     expect(run!.records[0]).toMatchObject({ status: 'failed' });
     expect(run!.records[0]!.steps[0]).toMatchObject({ status: 'failed', http_status: 200 });
   });
+
+  it('a refused error_response mapping keeps the step\'s own failure reason in front', async () => {
+    h = await harness({
+      extra: {
+        'bad-error-map.yaml': `version: 1
+name: bad-error-map
+object: users
+trigger: { on: [manual] }
+rules: { field: qualys_login, is_not_empty: true }
+steps:
+  - id: deactivate
+    preset: qualys.deactivate_user
+    credentials: qualys
+    params: { login: "{{qualys_login}}" }
+    error_response:
+      start_date: "{{outputs.message}}"
+`,
+      },
+    });
+    // No such login: Qualys answers FAILED, and the message is no date.
+    await h.store.upsertMany('users', [person('n.o', { qualys_login: 'quays_nobody' })]);
+    const s = await runWorkflow(h.deps, h.workflow('bad-error-map'), { trigger: 'manual' });
+    expect(s.failed).toBe(1);
+    expect(s.failures[0]!.error).toMatch(/FAILED.*; error_response mapping not applied: .*start_date/);
+  });
 });

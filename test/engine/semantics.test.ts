@@ -24,6 +24,20 @@ describe('rules', () => {
     expect(p({ record: {}, event: { kind: 'deleted', before: { status: 'Active' }, after: null } })).toBe(false);
     expect(p({ record: {}, event: { kind: 'updated', before: { status: 'Active' }, after: { status: '' } } })).toBe(true);
   });
+  it('"" means no value for every field type: equals "" matches only empty ones, not_equals "" only set ones', () => {
+    const typed = buildObjectDefs({ users: { fields: { score: { type: 'number' }, active: { type: 'boolean' }, hired: { type: 'date' } } } }).get('users')!.fields;
+    const set = { score: 0, active: false, hired: '2026-01-02', title: 'x' };
+    for (const field of ['score', 'active', 'hired', 'title']) {
+      const eq = compileRule({ field, equals: '' }, { fields: typed });
+      const ne = compileRule({ field, not_equals: '' }, { fields: typed });
+      for (const empty of [{}, { [field]: '' }, { [field]: null }]) {
+        expect(eq({ record: empty }), `${field} equals "" on ${JSON.stringify(empty)}`).toBe(true);
+        expect(ne({ record: empty }), field).toBe(false);
+      }
+      expect(eq({ record: set }), field).toBe(false);
+      expect(ne({ record: set }), field).toBe(true);
+    }
+  });
   it('a record date that is not a calendar day never compares', () => {
     const p = compileRule({ field: 'hired', before: '2027-01-01' }, { fields });
     expect(p({ record: { hired: '2026-03-02' } })).toBe(true);
@@ -48,5 +62,11 @@ describe('redact on a body cut short', () => {
     expect(r.parseError).toBeDefined();
     const json = readResponse({ response: { format: 'json', redact: ['password'] } }, 200, '{"login":"a","password":"s3cr');
     expect(json.text).toBe('{"login":"a","password":"[REDACTED]"');
+  });
+});
+
+describe('render failures', () => {
+  it('a template Handlebars cannot render fails with template-render naming it, never a half-filled text', () => {
+    expect(() => render('a {{#with}}x{{/with}} b', {})).toThrow(/^template "a \{\{#with\}\}x\{\{\/with\}\} b" failed: #with requires exactly one argument/);
   });
 });

@@ -55,8 +55,9 @@ function checkLeaf(ctx: WorkflowContext, leaf: Node, path: JsonPath): void {
   if (DATE_OPS.has(op) || (ORDER_OPS.has(op) && typeof value === 'string')) {
     if (typeof value === 'string' && parseRelativeDate(value, new Date()) === undefined) {
       ctx.error('rule-value', `${JSON.stringify(value)} is not a date: use ISO 8601 (2026-01-31, 2026-01-31T08:00:00Z), now, today, or a relative date such as now-30d, today+1d, now-2h`, [...path, op]);
-    } else if (field && DATE_OPS.has(op) && field.type !== 'date' && field.type !== 'string') {
-      ctx.error('rule-value', `${op} compares dates but field "${fieldName}" is a ${field.type}`, [...path, op], 'key');
+    } else if (field && field.type !== 'date' && field.type !== 'string') {
+      // A date value makes gt/lt compare dates too: never true on a number or a boolean.
+      ctx.error('rule-value', `${op} compares dates but field "${fieldName}" is a ${field.type}`, [...path, op], DATE_OPS.has(op) ? 'key' : 'value');
     }
   }
   if (ORDER_OPS.has(op) && typeof value === 'number' && field && field.type !== 'number' && field.type !== 'string') {

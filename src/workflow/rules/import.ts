@@ -36,7 +36,7 @@ export const checkImport: WorkflowRule = (ctx) => {
   for (const [field, tpl] of Object.entries(imp.fields)) {
     const refs = checkTemplate(ctx, ['import', 'fields', field], tpl, { record: false, response: false, steps: empty, item: itemFields, place: 'import fields' });
     const asOutputs = new Map([...sensitiveItems].map((n) => [n, { sensitive: true }]));
-    checkTarget(ctx, field, ['import', 'fields', field], refs.map((r) => (r[0] === 'item' ? ['outputs', ...r.slice(1)] : r)), asOutputs, new Set(), true);
+    checkTarget(ctx, field, ['import', 'fields', field], refs.map((r) => (r[0] === 'item' ? ['outputs', ...r.slice(1)] : r)), asOutputs, new Set(), true, tpl);
   }
   imp.match.forEach((key, i) => {
     if (!Object.hasOwn(imp.fields, key)) ctx.error('import-shape', `sync key "${key}" is not mapped in import.fields; map it so listed items can be matched`, ['import', 'match', i]);

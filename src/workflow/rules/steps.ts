@@ -4,6 +4,7 @@ import type { Step } from '../../generated/workflow.js';
 import type { Request } from '../../generated/preset.js';
 import { checkParams, UNKNOWN, type ParamProblem, type ParamValue } from '../../presets/params.js';
 import { analyzeTemplate, isTemplate } from '../../template/analyze.js';
+import { coerceValue } from '../../store/values.js';
 import { allowedList, didYouMean } from '../did-you-mean.js';
 import type { WorkflowContext, WorkflowRule } from '../context.js';
 import { checkTemplate, type TemplateScope } from './templates.js';
@@ -43,7 +44,7 @@ export const checkSteps: WorkflowRule = (ctx) => {
     for (const key of ['response', 'error_response'] as const) {
       for (const [field, tpl] of Object.entries(step[key] ?? {})) {
         const refs = checkTemplate(ctx, [...path, key, field], tpl, respScope);
-        checkTarget(ctx, field, [...path, key, field], refs, outputs ?? new Map(), earlierSensitive(ctx, steps, i));
+        checkTarget(ctx, field, [...path, key, field], refs, outputs ?? new Map(), earlierSensitive(ctx, steps, i), false, tpl);
       }
     }
     if (!earlier.has(step.id)) earlier.set(step.id, outputs && new Set(outputs.keys()));
@@ -176,6 +177,7 @@ export function checkTarget(
   outputs: StepOutputs,
   sensitiveSteps: Set<string>,
   allowKey = false,
+  value?: unknown,
 ): void {
   const obj = ctx.object;
   if (!obj) return;
@@ -192,5 +194,10 @@ export function checkTarget(
   const secret = secretReference(refs, outputs, sensitiveSteps);
   if (secret && !def.sensitive) {
     ctx.error('sensitive-target', `{{${secret.join('.')}}} is a secret; map it only into a field declared with sensitive: true ("${field}" is not)`, path, 'key');
+  }
+  // A literal is known now: one the field's type refuses would fail every run, after the call.
+  if (value !== undefined && !(typeof value === 'string' && isTemplate(value))) {
+    const c = coerceValue(field, def, value);
+    if (!c.ok) ctx.error('mapping-type', c.reason, path);
   }
 }
