@@ -13,6 +13,20 @@ function args(list: unknown[]): unknown[] {
 
 const text = (v: unknown): string => (v === undefined || v === null ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v));
 
+/** What `{{date "now"}}` reads: the wall clock, or a test case's fixed `now` while it runs. */
+let templateNow: () => number = Date.now;
+
+/** Runs `fn` with `{{date "now"}}` fixed at `now` (skein test cases; they run one at a time). */
+export async function withTemplateNow<T>(now: Date, fn: () => Promise<T>): Promise<T> {
+  const previous = templateNow;
+  templateNow = () => now.getTime();
+  try {
+    return await fn();
+  } finally {
+    templateNow = previous;
+  }
+}
+
 export const HELPERS: Record<string, (...a: unknown[]) => unknown> = {
   /** {{default value "fallback"}}: the first argument that is not empty. */
   default: (...a) => args(a).find((v) => v !== undefined && v !== null && v !== '') ?? '',
@@ -34,7 +48,7 @@ export const HELPERS: Record<string, (...a: unknown[]) => unknown> = {
     const [value, format] = args(a);
     // Only "now" and ISO 8601 text (a real calendar day): anything else renders '' rather than
     // whatever Date would guess from it (42 -> 2042, "2026-02-30" -> March 2).
-    const t = value === 'now' ? Date.now() : value instanceof Date ? value.getTime() : typeof value === 'string' ? parseDate(value) : undefined;
+    const t = value === 'now' ? templateNow() : value instanceof Date ? value.getTime() : typeof value === 'string' ? parseDate(value) : undefined;
     if (t === undefined || Number.isNaN(t)) return '';
     const d = new Date(t);
     if (format === undefined) return d.toISOString();

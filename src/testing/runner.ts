@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { MockAgent } from 'undici';
 import { compileRule } from '../conditions/evaluate.js';
+import { withTemplateNow } from '../template/helpers.js';
 import type { ConfigFile } from '../generated/config.js';
 import type { Case, Expected, Response, TestFile } from '../generated/test.js';
 import type { WorkflowFile } from '../generated/workflow.js';
@@ -66,7 +67,9 @@ export async function runTestFile(project: LoadedProject, test: LoadedTest): Pro
       failures.push({ ...test.doc!.locate(['workflow']), what: 'workflow', message: `workflow ${def.workflow} has validation errors (or skein.yaml has); run skein validate first` });
     } else {
       try {
-        await runCase(project, loaded.def, test, def, i, failures);
+        // The case's `now` holds for its rules and for {{date "now"}} alike.
+        const run = () => runCase(project, loaded.def!, test, def, i, failures);
+        await (c.now ? withTemplateNow(new Date(c.now), run) : run());
       } catch (err) {
         failures.push({ ...at, what: 'case', message: `could not run: ${(err as Error).message.split('\n')[0]}` });
       }

@@ -329,3 +329,28 @@ describe('unifiedDiff', () => {
     expect(unifiedDiff('x\ny', 'x\nz\nw')).toEqual(['--- expected', '+++ actual', ' x', '-y', '+z', '+w']);
   });
 });
+
+describe('a case\'s now', () => {
+  it('holds for {{date "now"}} in templates as for the rules, and only during the case', async () => {
+    const dir = tempDir();
+    cpSync(join(ROOT, 'workflows'), join(dir, 'workflows'), { recursive: true });
+    writeFileSync(join(dir, 'workflows', 'stamp.yaml'), [
+      'version: 1', 'name: stamp', 'object: users', 'trigger:', '  on: [manual]',
+      'rules: { field: start_date, before: now-1d }',
+      'steps:', '  - id: edit', '    preset: qualys.edit_user', '    credentials: qualys', '    params:',
+      '      login: "{{qualys_login}}"', '      title: "since {{date \\"now\\" \\"YYYY-MM-DD\\"}}"',
+    ].join('\n') + '\n');
+    const caseOf = (now: string | undefined, title: string) => [
+      `  - name: at ${now ?? 'the real time'}`, ...(now ? [`    now: ${now}`] : []),
+      '    event:', '      kind: manual', '      record: { username: ann, qualys_login: acme_a1, start_date: "2019-12-01" }',
+      '    responses:', '      edit: { file: responses/edit-success.xml }',
+      '    expect:', '      matches: true', '      steps:', '        edit:', '          request:', `            params: { action: edit, login: acme_a1, title: "${title}" }`,
+    ];
+    const today = new Date().toISOString().slice(0, 10);
+    writeFileSync(join(dir, 'workflows', 'tests', 'stamp.test.yaml'), [
+      'version: 1', 'workflow: stamp', 'cases:', ...caseOf('2020-01-01T00:00:00Z', 'since 2020-01-01'), ...caseOf(undefined, `since ${today}`),
+    ].join('\n') + '\n');
+    const res = await runCli(['test', 'workflows/tests/stamp.test.yaml'], dir);
+    expect(res.code, res.stdout + res.stderr).toBe(0);
+  });
+});
