@@ -57,6 +57,7 @@ export const CODES = {
   'unknown-field': 'A rule or response mapping names a field the object does not have.',
   'sensitive-target': 'A secret output mapped into a field not marked sensitive.',
   'mapping-type': "A literal mapped value that the target field's type refuses.",
+  'rule-number-text': 'A number in a rule that YAML reads differently from how it is written (01234, 1.50).',
   'cron-invalid': 'The schedule is not a valid cron pattern.',
   'cron-never': 'The schedule can never fire.',
   'timezone-invalid': 'Not an IANA time zone.',

@@ -69,8 +69,20 @@ function checkLeaf(ctx: WorkflowContext, leaf: Node, path: JsonPath): void {
     for (const [v, at] of values) {
       const problem = valueProblem(field.type, v);
       if (problem) ctx.error('rule-value', `field "${fieldName}" is a ${field.type}; ${problem}`, at);
+      else if (typeof v === 'number' && field.type !== 'number') warnNumberText(ctx, v, at);
     }
   }
+}
+
+/**
+ * A number written in a rule compares as its text, but YAML reads 01234 as 1234 and 1.50 as 1.5:
+ * against a text field that is a different text from the one written, so say so.
+ */
+function warnNumberText(ctx: Parameters<WorkflowRule>[0], v: number, at: (string | number)[]): void {
+  const node = ctx.doc.doc.getIn(at, true) as { source?: unknown } | undefined;
+  const written = typeof node?.source === 'string' ? node.source : undefined;
+  if (written === undefined || written === String(v)) return;
+  ctx.warning('rule-number-text', `${written} is read as the number ${v}, which compares as the text "${v}"; quote it ("${written}") to compare the text as written`, at);
 }
 
 /** Operators whose value is compared with the field's value as its type. */
