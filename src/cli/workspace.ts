@@ -33,7 +33,10 @@ export const WORKSPACE_HELP = `  --dir DIR         workflow directory (default .
   --var NAME=VALUE  override a skein.yaml variable for this run (e.g. qualys_api_url)`;
 
 /** Loads the project; any error in skein.yaml or the given workflows stops with diagnostics. */
-export function loadCheckedProject(dir: string, io: Io, onlyWorkflow?: string): LoadedProject {
+/** As `onlyWorkflow`: no workflow is needed, only skein.yaml (its objects open the store). */
+export const CONFIG_ONLY: unique symbol = Symbol('config only');
+
+export function loadCheckedProject(dir: string, io: Io, onlyWorkflow?: string | typeof CONFIG_ONLY): LoadedProject {
   const [group] = collectProjects([dir], { cwd: io.cwd });
   // Test files (*.test.yaml) never block running workflows (`skein test` and validate report
   // them), so they are not even read here: parsing them was a quarter of a run's project load.
@@ -46,6 +49,7 @@ export function loadCheckedProject(dir: string, io: Io, onlyWorkflow?: string): 
   // files' errors are shown rather than a bare "no workflow named".
   const named = onlyWorkflow === undefined || project.workflows.some((w) => w.def?.name === onlyWorkflow);
   const relevant = diags.filter((d) => {
+    if (onlyWorkflow === CONFIG_ONLY) return project.configDiagnostics.includes(d);
     if (!onlyWorkflow) return true;
     const wf = project.workflows.find((w) => w.file === d.file);
     return !wf || wf.def?.name === onlyWorkflow || (!named && wf.def === undefined) || project.configDiagnostics.includes(d);
@@ -79,8 +83,8 @@ export function applyVars(project: LoadedProject, pairs: string[] | undefined): 
  * Loads the project and opens the store. `readOnly` commands (plan, runs list/show) never create
  * a state file: when it does not exist they see an empty in-memory store.
  */
-export async function openWorkspace(values: { dir?: string; state?: string; var?: string[] }, io: Io, onlyWorkflow?: string, opts: { readOnly?: boolean } = {}): Promise<Workspace> {
-  const project = loadCheckedProject(values.dir ?? 'workflows', io, onlyWorkflow);
+export async function openWorkspace(values: { dir?: string; state?: string; var?: string[] }, io: Io, onlyWorkflow?: string, opts: { readOnly?: boolean; configOnly?: boolean } = {}): Promise<Workspace> {
+  const project = loadCheckedProject(values.dir ?? 'workflows', io, opts.configOnly ? CONFIG_ONLY : onlyWorkflow);
   applyVars(project, values.var);
   let location = stateLocation(values.state, io);
   if (opts.readOnly && isAbsolute(location) && !existsSync(location)) location = ':memory:';

@@ -105,6 +105,18 @@ describe('skein plan / run / runs', () => {
     expect(await plan('notify=yes')).toContain('ON N');
   });
 
+  it('runs list and show still read history while an unrelated workflow file is broken', async () => {
+    const r = await runCli(['run', 'qualys-import-users', ...withUrl()], dir, ENV);
+    expect(r.code, r.stderr).toBe(0);
+    writeFileSync(join(dir, 'workflows', 'broken.yaml'), 'version: 1\nname: broken\nobject: users\ntrigger: { on: [manual] }\nsteps: []\nrules: { field: nope, equals: x }\n');
+    const list = await runCli(['runs', 'list', '--format', 'json'], dir);
+    expect(list.code, list.stderr).toBe(0);
+    const [run] = JSON.parse(list.stdout);
+    expect((await runCli(['runs', 'show', run.id], dir)).code).toBe(0);
+    // Running still refuses the broken tree's workflow.
+    expect((await runCli(['run', 'broken', ...withUrl()], dir, ENV)).code).not.toBe(0);
+  });
+
   it('runs show names the rejected items of an import and why', async () => {
     const [u] = sandbox.users();
     sandbox.addUser({ login: 'dup_login2', role: 'scanner', first_name: 'D', last_name: 'Up', email: u!.email, status: 'Active' });

@@ -166,7 +166,9 @@ export const runsCommand: Command = {
       },
     });
     if (!['table', 'json', 'text'].includes(values.format!)) throw new UsageError(`unknown format "${values.format}"; formats: table (or text), json`);
-    const ws = await openWorkspace(values, io, undefined, { readOnly: sub === 'list' || sub === 'show' });
+    // Reading history needs skein.yaml only: a broken workflow file elsewhere does not hide it.
+    const reading = sub === 'list' || sub === 'show';
+    const ws = await openWorkspace(values, io, undefined, { readOnly: reading, configOnly: reading });
     try {
       if (sub === 'list') {
         if (positionals.length) throw new UsageError('runs list takes no arguments');
