@@ -13,6 +13,7 @@ import { reconcileStep } from './reconcile.js';
 import { executeStep, shownOutputs, type StepExecution } from './step.js';
 import type { EngineDeps, RunSummary, StepTally } from './run.js';
 import { isoNow } from '../clock.js';
+import { SkeinError } from '../errors.js';
 
 export interface Candidate {
   key: string;
@@ -108,14 +109,26 @@ export async function processRecord(deps: EngineDeps, s: RunScope, c: Candidate)
       if (ev?.after) fields = ev.after;
       tell(d.status, d.error);
     } catch (err) {
-      // A mapped value the field type refuses: the vendor call happened, the mapping did not.
       d.count(d.status, d.error, -1);
       ({ failedError, continuedError } = before);
-      // A failed step keeps its own reason: the error_response mapping is only a consequence.
-      const error = d.status === 'succeeded' || !d.error
-        ? `response mapping not applied: ${(err as Error).message}`
-        : `${d.error}; error_response mapping not applied: ${(err as Error).message}`;
-      const status: StepStatus = d.status === 'succeeded' ? 'failed' : d.status;
+      const message = (err as Error).message;
+      let error: string;
+      let status: StepStatus;
+      if (!(err instanceof SkeinError && MAPPING_REFUSALS.has(err.code)) && !d.repeatable) {
+        // Not a refused value: the store could not save the outcome (busy, full, gone) of a call
+        // not safe to repeat. "failed" would let the next run send it again; unknown is
+        // reconciled with the vendor first (and if even this is not saved, the journaled
+        // running row is).
+        status = 'unknown';
+        error = `the outcome (${d.status}) could not be saved: ${message}; the next run checks the vendor before sending again`;
+      } else {
+        // A mapped value the field type refuses: the vendor call happened, the mapping did not.
+        // A failed step keeps its own reason: the error_response mapping is only a consequence.
+        error = d.status === 'succeeded' || !d.error
+          ? `response mapping not applied: ${message}`
+          : `${d.error}; error_response mapping not applied: ${message}`;
+        status = d.status === 'succeeded' ? 'failed' : d.status;
+      }
       d.count(status, error, +1);
       await store.commit([...pending, { op: 'recordStep', runId: s.runId, recordKey: c.key, step: { status, error, ...d.row } }, ...(extra?.() ?? [])], { lazy });
       tell(status, error);
@@ -167,6 +180,7 @@ export async function processRecord(deps: EngineDeps, s: RunScope, c: Candidate)
             if (Object.keys(patch).length) write = { op: 'setFields', object: s.wf.object, key: c.key, patch, opts: { source: `workflow:${s.wf.name}` } };
           }
           done = {
+            repeatable: false,
             status,
             error: r.kind === 'found' ? undefined : r.note,
             write,
@@ -209,6 +223,7 @@ export async function processRecord(deps: EngineDeps, s: RunScope, c: Candidate)
       }
     }
     done = {
+      repeatable: s.idempotent[i]!,
       status: mappingError ? 'failed' : exec.outcome,
       error: mappingError ?? exec.error,
       write: Object.keys(patch).length && c.record ? { op: 'setFields', object: s.wf.object, key: c.key, patch, opts: { source: `workflow:${s.wf.name}` } } : undefined,
@@ -246,7 +261,12 @@ export async function processRecord(deps: EngineDeps, s: RunScope, c: Candidate)
   end.then(() => s.ending.delete(end), () => undefined);
 }
 
+/** Store errors that mean "this mapping is refused", not "the store failed". */
+const MAPPING_REFUSALS: ReadonlySet<string> = new Set(['invalid-field', 'record-not-found']);
+
 interface DoneStep {
+  /** The call may be sent again safely (idempotent). */
+  repeatable: boolean;
   status: StepStatus;
   error?: string;
   write?: WriteOp;

@@ -179,8 +179,9 @@ export async function runWorkflow(deps: EngineDeps, wf: WorkflowFile, target: Ru
   };
   await pool(list, deps.concurrency ?? 16, one, deps.stopSignal ?? deps.signal);
   // Records' last commits (lazy, see processRecord) land before the run counts as finished; no
-  // need to wait for company any more.
-  if (ending.size) await deps.store.flush();
+  // need to wait for company any more. A flush shares their batch, so it fails when they do:
+  // their own promises carry that (each record settles its failure), not the flush.
+  if (ending.size) await deps.store.flush().catch(() => undefined);
   while (ending.size) await Promise.all(ending);
   summary.status = summary.failed === 0 ? 'succeeded' : summary.succeeded === 0 ? 'failed' : 'partial';
   await deps.store.finishRun(runId, summary.status, { considered: summary.considered, matched: summary.matched, succeeded: summary.succeeded, failed: summary.failed, steps: summary.steps });

@@ -1,9 +1,12 @@
 // Non-idempotent steps in doubt are reconciled, never re-sent blindly: after a dropped connection
 // or a crash mid-call, create_user looks the email up with list_users first.
+import { spawn } from 'node:child_process';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runWorkflow } from '../../src/engine/run.js';
+import { openStore } from '../../src/store/index.js';
 import { harness, person, type Harness } from './harness.js';
 
 let h: Harness | undefined;
@@ -23,6 +26,39 @@ async function crashedAttempt(hh: Harness, key: string): Promise<string> {
 }
 
 describe('reconciliation of create_user', () => {
+  it('a create whose outcome the store cannot save (locked by another process) is in doubt, not failed: the next run finds the user', async () => {
+    h = await harness({ sandbox: { faults: 'latency:1000:script=user:action=add' } });
+    // Its own store with a short lock wait, so the outcome's commit gives up while the lock is held.
+    const path = join(h.dir, 'locked.db');
+    const store = await openStore(path, h.project.scope.objects, { busyTimeoutMs: 2000 });
+    try {
+      const deps = { ...h.deps, store };
+      await store.upsertMany('users', [person('ada.lovelace')]);
+      const run = runWorkflow(deps, h.workflow('qualys-create-user'), { trigger: 'manual' });
+      // Another process (better-sqlite3 waits for a lock synchronously: this one could not let
+      // go) takes the write lock while the add is at Qualys (1 s), already journaled. It lets go
+      // 4 s later: after the outcome's commit gave up (~3 s), while the next one still waits.
+      while (!h.sandbox.stats().byScript['user.php']?.requests) await new Promise((r) => setTimeout(r, 5));
+      const holder = spawn(process.execPath, ['-e', `
+        const db = new (require('better-sqlite3'))(${JSON.stringify(path)});
+        db.exec('BEGIN IMMEDIATE'); console.log('locked');
+        setTimeout(() => { db.exec('COMMIT'); db.close(); }, 4000);`], { cwd: join(import.meta.dirname, '..', '..'), stdio: ['ignore', 'pipe', 'inherit'] });
+      await new Promise((r) => createInterface({ input: holder.stdout! }).once('line', r));
+      const first = await run;
+      await new Promise((r) => (holder.exitCode === null ? holder.once('exit', r) : r(null)));
+      expect(first.steps.create!.unknown, JSON.stringify(first)).toBe(1);
+      expect(first.failures[0]!.error).toMatch(/^the outcome \(succeeded\) could not be saved: .*locked.*; the next run checks the vendor before sending again$/);
+      const second = await runWorkflow(deps, h.workflow('qualys-create-user'), { trigger: 'manual' });
+      expect(second).toMatchObject({ matched: 1, succeeded: 1 });
+      const inQualys = h.sandbox.users().filter((u) => u.email === 'ada.lovelace@corp.test');
+      expect(inQualys).toHaveLength(1);
+      expect((await store.getRecord('users', 'ada.lovelace'))!.fields.qualys_login).toBe(inQualys[0]!.login);
+    } finally {
+      await store.close();
+    }
+  }, 20_000);
+
+
   it('after a dropped connection, the next run finds the user instead of creating it again', async () => {
     h = await harness({ sandbox: { faults: 'drop:phase=after:times=1' } });
     await h.store.upsertMany('users', [person('ada.lovelace')]);
