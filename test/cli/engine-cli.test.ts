@@ -247,6 +247,24 @@ steps:
     expect((await runCli(['runs', 'resolve', dropped.runId, 'dan', '--as', 'failed'], dir)).code).toBe(1);
   });
 
+  it('runs resolve settles the call in doubt in every run that met it, so the next run sends it', async () => {
+    const u = sandbox.addUser({ role: 'scanner', first_name: 'P', last_name: 'W', email: 'pw@corp.test', status: 'Active' });
+    await runCli(['records', 'set', 'pw', `qualys_login=${u.login}`], dir);
+    sandbox.setFaults('drop:script=password_change:phase=after:times=1');
+    const run = async () => JSON.parse((await runCli(['run', 'qualys-change-password', '--record', 'pw', '--format', 'json', ...withUrl()], dir, ENV)).stdout);
+    const dropped = await run();
+    expect(dropped.steps.reset.unknown).toBe(1);
+    const again = await run(); // still in doubt: nothing sent, one more unknown row
+    expect(again.steps.reset.unknown).toBe(1);
+    const sent = () => sandbox.stats().byScript['password_change.php']?.requests ?? 0;
+    expect(sent()).toBe(1);
+    const resolved = await runCli(['runs', 'resolve', again.runId, 'pw', '--as', 'failed'], dir);
+    expect(resolved.stdout).toMatch(/reset of pw in run \S+ \(and 1 earlier run\(s\) that left it in doubt\): resolved as failed by a person/);
+    const third = await run();
+    expect(third).toMatchObject({ succeeded: 1 });
+    expect(sent()).toBe(2);
+  });
+
   it('plan and runs list never create a missing state file', async () => {
     const plan = await runCli(['plan', 'qualys-create-user', ...withUrl()], dir, ENV);
     expect(plan.code).toBe(0);

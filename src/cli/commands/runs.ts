@@ -137,8 +137,16 @@ async function resolveRun(ws: Workspace, positionals: string[], values: { as?: s
   const open = rec.steps.filter((st) => (st.status === 'unknown' || st.status === 'running') && (!values.step || st.step_id === values.step));
   if (!open.length) throw new SkeinError('nothing-to-resolve', `run ${runId} has no unknown step for "${key}"${values.step ? ` named ${values.step}` : ''}`);
   const note = `resolved as ${values.as} by a person${values.note ? `: ${values.note}` : ''}`;
-  await ws.store.commit(open.map((st) => ({ op: 'recordStep', runId, recordKey: key, step: { step_id: st.step_id, status: values.as as 'succeeded' | 'failed', error: note } })));
-  println(io.stdout, `${open.map((st) => st.step_id).join(', ')} of ${key} in run ${runId}: ${note}`);
+  // Every run that met the same call in doubt left its own unknown row, and each one blocks the
+  // next send: a person's answer settles them all, not only the row of the run they looked at.
+  const rows: Array<{ runId: string; stepId: string }> = [];
+  for (const stepId of new Set(open.map((st) => st.step_id))) {
+    rows.push({ runId, stepId });
+    for (const d of await ws.store.stepsInDoubt(run.workflow, key, stepId)) if (d.run_id !== runId) rows.push({ runId: d.run_id, stepId });
+  }
+  await ws.store.commit(rows.map((r) => ({ op: 'recordStep', runId: r.runId, recordKey: key, step: { step_id: r.stepId, status: values.as as 'succeeded' | 'failed', error: note } })));
+  const others = new Set(rows.filter((r) => r.runId !== runId).map((r) => r.runId));
+  println(io.stdout, `${open.map((st) => st.step_id).join(', ')} of ${key} in run ${runId}${others.size ? ` (and ${others.size} earlier run(s) that left it in doubt)` : ''}: ${note}`);
   return EXIT.OK;
 }
 
