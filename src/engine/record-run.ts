@@ -10,6 +10,7 @@ import type { ObjectDef } from '../workflow/objects.js';
 import { addSensitiveValues, recordContext, responseContext, type StepResult } from './context.js';
 import type { ResolvedCredential } from './credentials.js';
 import { reconcileStep } from './reconcile.js';
+import { renderParams } from './request.js';
 import { executeStep, shownOutputs, type StepExecution } from './step.js';
 import type { EngineDeps, RunSummary, StepTally } from './run.js';
 import { isoNow } from '../clock.js';
@@ -166,7 +167,7 @@ export async function processRecord(deps: EngineDeps, s: RunScope, c: Candidate)
       // connection): find out before sending again, never re-send blindly.
       const doubts = await store.stepsInDoubt(s.wf.name, c.key, step.id);
       if (doubts.length) {
-        const r = await reconcileStep(step, s.presetsOf[i], context, env);
+        const r = await reconcileStep(step, s.presetsOf[i], context, env, doubts);
         const status: StepStatus = r.kind === 'found' ? 'succeeded' : r.kind === 'absent' ? 'failed' : 'unknown';
         for (const d of doubts) pending.push({ op: 'recordStep', runId: d.run_id, recordKey: c.key, step: { step_id: step.id, status, error: r.note } });
         if (r.kind !== 'absent') {
@@ -196,7 +197,8 @@ export async function processRecord(deps: EngineDeps, s: RunScope, c: Candidate)
     // idempotent call needs no such row (sending it again after a crash is harmless): its step
     // is written once, with its outcome, and the record's start rides on that commit.
     if (!s.idempotent[i]) {
-      await store.commit([...pending, { op: 'recordStep', runId: s.runId, recordKey: c.key, step: { step_id: step.id, status: 'running', started_at: startedAt, attempts: 0 } }]);
+      const request = journaledLookup(step, s.presetsOf[i], context);
+      await store.commit([...pending, { op: 'recordStep', runId: s.runId, recordKey: c.key, step: { step_id: step.id, status: 'running', started_at: startedAt, attempts: 0, ...(request ? { request } : {}) } }]);
       pending = [];
     }
     deps.onStepStart?.({ workflow: s.wf.name, run: s.runId, record: c.key, step: step.id });
@@ -273,6 +275,22 @@ interface DoneStep {
   row: Omit<StepRow, 'status' | 'error'>;
   /** Counts (delta +1) or uncounts (-1) the step's outcome in the run summary. */
   count(status: StepStatus, error: string | undefined, delta: 1 | -1): void;
+}
+
+/**
+ * What a reconciliation will look the call up by (the create's email), journaled with the
+ * running row: if the record changes before the call is reconciled, the lookup still uses the
+ * value that was sent.
+ */
+function journaledLookup(step: Step, preset: Preset | undefined, context: Record<string, unknown>): { params: Record<string, string> } | undefined {
+  const input = preset?.reconcile?.match.input;
+  if (!input) return undefined;
+  try {
+    const v = renderParams(step.params, context)[input];
+    return typeof v === 'string' && v !== '' ? { params: { [input]: v } } : undefined;
+  } catch {
+    return undefined; // the call itself will fail to render, and say why
+  }
 }
 
 /** Outputs later steps may use; sensitive ones included (validate limits where they can go). */

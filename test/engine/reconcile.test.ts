@@ -121,6 +121,19 @@ describe('reconciliation of create_user', () => {
     expect((await h.store.getRecord('users', 'alan.turing'))!.fields.qualys_login).toBe(existing.login);
   });
 
+  it('looks the user up by the email the attempt was sent with, not the one the record has now', async () => {
+    h = await harness({ sandbox: { faults: 'drop:script=user:action=add:phase=after:times=1' } });
+    await h.store.upsertMany('users', [person('ada.lovelace')]);
+    const first = await runWorkflow(h.deps, h.workflow('qualys-create-user'), { trigger: 'manual' });
+    expect(first.steps.create!.unknown).toBe(1);
+    await h.store.setFields('users', 'ada.lovelace', { email: 'ada.new@corp.test' });
+    const second = await runWorkflow(h.deps, h.workflow('qualys-create-user'), { trigger: 'manual' });
+    expect(second).toMatchObject({ succeeded: 1 });
+    const created = h.sandbox.users().filter((u) => u.first_name === 'Ada');
+    expect(created.map((u) => u.email)).toEqual(['ada.lovelace@corp.test']);
+    expect((await h.store.getRecord('users', 'ada.lovelace'))!.fields.qualys_login).toBe(created[0]!.login);
+  });
+
   it('two users with the same email stay unknown for a person to resolve', async () => {
     h = await harness();
     h.sandbox.addUser({ role: 'scanner', first_name: 'A', last_name: 'One', email: 'twin@corp.test' });
@@ -138,7 +151,7 @@ describe('the journal while a call is in flight', () => {
   /** The committed step rows of the record, read by a second connection while its call is out. */
   async function rowsDuringCall(hh: Harness, workflow: string): Promise<{ during: unknown[]; after: unknown[] }> {
     const reader = new Database(join(hh.dir, 'state.db'), { readonly: true });
-    const rows = () => reader.prepare('SELECT step_id, status FROM run_steps ORDER BY rowid').all();
+    const rows = () => reader.prepare("SELECT step_id, status, json_extract(request, '$.params.email') AS email FROM run_steps ORDER BY rowid").all();
     try {
       let during: unknown[] | undefined;
       const started = new Promise<void>((r) => (hh.deps.onStepStart = () => r()));
@@ -157,8 +170,9 @@ describe('the journal while a call is in flight', () => {
     h = await harness({ sandbox: { latencyMs: 300 } });
     await h.store.upsertMany('users', [person('ada.lovelace')]);
     const { during, after } = await rowsDuringCall(h, 'qualys-create-user');
-    expect(during).toEqual([{ step_id: 'create', status: 'running' }]);
-    expect(after).toEqual([{ step_id: 'create', status: 'succeeded' }]);
+    // With what a reconciliation would look it up by, should the runner die now.
+    expect(during).toEqual([{ step_id: 'create', status: 'running', email: 'ada.lovelace@corp.test' }]);
+    expect(after).toEqual([{ step_id: 'create', status: 'succeeded', email: 'ada.lovelace@corp.test' }]);
   });
 
   it('an idempotent call (deactivate) is written once, with its outcome', async () => {
@@ -167,6 +181,6 @@ describe('the journal while a call is in flight', () => {
     await h.store.upsertMany('users', [person('lee.ver', { status: 'Leaver', qualys_login: u.login, qualys_status: 'Active' })]);
     const { during, after } = await rowsDuringCall(h, 'qualys-deactivate-leavers');
     expect(during).toEqual([]);
-    expect(after).toEqual([{ step_id: 'deactivate', status: 'succeeded' }]);
+    expect(after).toEqual([{ step_id: 'deactivate', status: 'succeeded', email: null }]);
   });
 });
