@@ -4,13 +4,14 @@
 import type { Step, WorkflowFile } from '../generated/workflow.js';
 import type { EvalInput, Predicate } from '../conditions/evaluate.js';
 import type { Preset } from '../presets/registry.js';
-import type { Fields, RecordEvent, StepRow, StepStatus, StoredRecord, WriteOp } from '../store/types.js';
+import type { Fields, RecordEvent, StepInDoubt, StepRow, StepStatus, StoredRecord, WriteOp } from '../store/types.js';
 import { render } from '../template/render.js';
 import type { ObjectDef } from '../workflow/objects.js';
 import { addSensitiveValues, recordContext, responseContext, type StepResult } from './context.js';
 import type { ResolvedCredential } from './credentials.js';
 import { reconcileStep } from './reconcile.js';
 import { renderParams } from './request.js';
+import { DEFAULT_LEASE_TTL_MS } from './presence.js';
 import { executeStep, shownOutputs, type StepExecution } from './step.js';
 import type { EngineDeps, RunSummary, StepTally } from './run.js';
 import { isoNow } from '../clock.js';
@@ -162,10 +163,20 @@ export async function processRecord(deps: EngineDeps, s: RunScope, c: Candidate)
     const startedAt = isoNow();
     const cred = step.credentials ? s.creds.get(step.credentials) : undefined;
     const env = { http: deps.http, vars: s.vars, credential: cred, signal: deps.signal };
+    /** Ends the step unsent because another live run is making this call for this record. */
+    const leaveToOther = (error: string) => {
+      done = { repeatable: false, status: 'failed', error, row: { step_id: step.id, attempts: 0, duration_ms: 0, started_at: startedAt, finished_at: isoNow() }, count: counter(step, tally) };
+    };
     if (!s.idempotent[i]) {
       // An earlier attempt of this call for this record may have taken effect (crash, dropped
-      // connection): find out before sending again, never re-send blindly.
+      // connection): find out before sending again, never re-send blindly. An attempt another
+      // live run is making right now is neither reconciled nor repeated: it is theirs.
       const doubts = await store.stepsInDoubt(s.wf.name, c.key, step.id);
+      const busy = await inFlightElsewhere(deps, s.runId, doubts);
+      if (busy) {
+        leaveToOther(busy);
+        continue;
+      }
       if (doubts.length) {
         const r = await reconcileStep(step, s.presetsOf[i], context, env, doubts);
         const status: StepStatus = r.kind === 'found' ? 'succeeded' : r.kind === 'absent' ? 'failed' : 'unknown';
@@ -200,6 +211,14 @@ export async function processRecord(deps: EngineDeps, s: RunScope, c: Candidate)
       const request = journaledLookup(step, s.presetsOf[i], context);
       await store.commit([...pending, { op: 'recordStep', runId: s.runId, recordKey: c.key, step: { step_id: step.id, status: 'running', started_at: startedAt, attempts: 0, ...(request ? { request } : {}) } }]);
       pending = [];
+      // Two runs that both found no attempt journaled before them: the first journal wins.
+      const journal = await store.stepsInDoubt(s.wf.name, c.key, step.id);
+      const mine = journal.findIndex((d) => d.run_id === s.runId && d.status === 'running');
+      const first = await inFlightElsewhere(deps, s.runId, mine < 0 ? [] : journal.slice(0, mine));
+      if (first) {
+        leaveToOther(first);
+        continue;
+      }
     }
     deps.onStepStart?.({ workflow: s.wf.name, run: s.runId, record: c.key, step: step.id });
     const exec = await executeStep(step, s.presetsOf[i], context, env);
@@ -275,6 +294,18 @@ interface DoneStep {
   row: Omit<StepRow, 'status' | 'error'>;
   /** Counts (delta +1) or uncounts (-1) the step's outcome in the run summary. */
   count(status: StepStatus, error: string | undefined, delta: 1 | -1): void;
+}
+
+/**
+ * Why another run's attempt of this call is in flight now (its row `running`, its run `running`,
+ * its runner alive), or undefined. A dead runner's row is in doubt and reconciled instead.
+ */
+async function inFlightElsewhere(deps: EngineDeps, runId: string, doubts: StepInDoubt[]): Promise<string | undefined> {
+  const others = doubts.filter((d) => d.status === 'running' && d.run_id !== runId && d.run_status === 'running' && d.runner !== null);
+  if (!others.length) return undefined;
+  const alive = new Set((await deps.store.listRunners(deps.runner?.ttlMs ?? DEFAULT_LEASE_TTL_MS)).filter((r) => r.alive).map((r) => r.id));
+  const live = others.find((d) => alive.has(d.runner!));
+  return live && `run ${live.run_id} (runner ${live.runner}) is making this call for this record now; not sent again here`;
 }
 
 /**

@@ -162,6 +162,15 @@ export interface RunnerInfo {
   info?: unknown;
 }
 
+/** A step row left running or unknown, with the run it belongs to and that run's state. */
+export type StepInDoubt = StepRow & {
+  run_id: string;
+  /** The run's status: `running` while some runner may still be working on it. */
+  run_status: RunStatus;
+  /** The runner that owns the run, if it registered one. */
+  runner: string | null;
+};
+
 export interface RunnerRow extends RunnerInfo {
   started_at: string;
   heartbeat_at: string;
@@ -277,7 +286,7 @@ export interface Store extends StoreTx {
    * Steps of `workflow` for one record left `running` (the process died mid-call) or `unknown`,
    * oldest first: a non-idempotent step must reconcile these before it may send again.
    */
-  stepsInDoubt(workflow: string, recordKey: string, stepId: string): Promise<Array<StepRow & { run_id: string }>>;
+  stepsInDoubt(workflow: string, recordKey: string, stepId: string): Promise<StepInDoubt[]>;
   getRun(runId: string): Promise<RunDetail | null>;
 
   /**

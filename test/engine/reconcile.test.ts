@@ -6,6 +6,7 @@ import { createInterface } from 'node:readline';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runWorkflow } from '../../src/engine/run.js';
+import { Presence } from '../../src/engine/presence.js';
 import { openStore } from '../../src/store/index.js';
 import { harness, person, type Harness } from './harness.js';
 
@@ -119,6 +120,27 @@ describe('reconciliation of create_user', () => {
     expect(s.succeeded).toBe(1);
     expect(h.sandbox.stats().byScript['user.php']?.requests ?? 0).toBe(before);
     expect((await h.store.getRecord('users', 'alan.turing'))!.fields.qualys_login).toBe(existing.login);
+  });
+
+  it('a create another live run is making right now is neither reconciled nor sent again', async () => {
+    h = await harness({ sandbox: { faults: 'latency:800:script=user:action=add' } });
+    await h.store.upsertMany('users', [person('ada.lovelace')]);
+    const [a, b] = [await Presence.start(h.store, { role: 'cli' }), await Presence.start(h.store, { role: 'cli' })];
+    try {
+      const first = runWorkflow({ ...h.deps, runner: a }, h.workflow('qualys-create-user'), { trigger: 'manual' });
+      while (!h.sandbox.stats().byScript['user.php']?.requests) await new Promise((r) => setTimeout(r, 5));
+      // An operator's run (or a second daemon) meets the same record while the add is out.
+      const second = await runWorkflow({ ...h.deps, runner: b }, h.workflow('qualys-create-user'), { trigger: 'manual' });
+      expect(second).toMatchObject({ matched: 1, failed: 1 });
+      expect(second.failures[0]!.error).toMatch(/^run \S+ \(runner \S+\) is making this call for this record now; not sent again here$/);
+      expect(await first).toMatchObject({ succeeded: 1 });
+      expect(h.sandbox.users().filter((u) => u.email === 'ada.lovelace@corp.test')).toHaveLength(1);
+      expect(h.sandbox.stats().byScript['user.php']?.requests).toBe(1);
+      expect(h.sandbox.stats().byScript['user_list.php']?.requests ?? 0).toBe(0);
+    } finally {
+      await a.stop();
+      await b.stop();
+    }
   });
 
   it('looks the user up by the email the attempt was sent with, not the one the record has now', async () => {

@@ -3,7 +3,7 @@
 // reads back as the stored string.
 import { SkeinError } from '../../errors.js';
 import { newRunId, STEP_COLUMNS, toRun, toStep, writeJson, writeText as capTextColumn, type RunDbRow, type RunRecordDbRow, type StepDbRow } from '../history-rows.js';
-import type { ListRunsOptions, NewRun, RunDetail, RunRecordRow, RunRecordStatus, RunRow, RunStatus, StepRow } from '../types.js';
+import type { ListRunsOptions, NewRun, RunDetail, RunRecordRow, RunRecordStatus, RunRow, RunStatus, StepInDoubt, StepRow } from '../types.js';
 import type { Queryable } from './records.js';
 
 /** Capped as on SQLite; U+0000, which PostgreSQL text cannot hold, becomes U+FFFD. */
@@ -47,15 +47,15 @@ export class PgRuns {
     if (r.rowCount === 0) throw new SkeinError('run-record-not-found', `run "${runId}" has no record "${key}"; call startRunRecord first`);
   }
 
-  async stepsInDoubt(q: Queryable, workflow: string, recordKey: string, stepId: string): Promise<Array<StepRow & { run_id: string }>> {
-    const r = await q.query<StepDbRow & { run_id: string }>(
-      `SELECT s.run_id, ${STEP_SELECT.split(', ').map((c) => 's.' + c).join(', ')}
+  async stepsInDoubt(q: Queryable, workflow: string, recordKey: string, stepId: string): Promise<StepInDoubt[]> {
+    const r = await q.query<StepDbRow & { run_id: string; run_status: RunStatus; runner: string | null }>(
+      `SELECT s.run_id, r.status AS run_status, r.runner AS runner, ${STEP_SELECT.split(', ').map((c) => 's.' + c).join(', ')}
          FROM run_steps s JOIN runs r ON r.id = s.run_id
         WHERE s.record_key = $1 AND s.step_id = $2 AND s.status IN ('running', 'unknown') AND r.workflow = $3
         ORDER BY s.seq`,
       [recordKey, stepId, workflow],
     );
-    return r.rows.map((row) => ({ ...toStep(row), run_id: row.run_id }));
+    return r.rows.map((row) => ({ ...toStep(row), run_id: row.run_id, run_status: row.run_status, runner: row.runner }));
   }
 
   /** Fields of `step` left undefined keep their stored value on update. */

@@ -4,7 +4,7 @@
 import type Database from 'better-sqlite3';
 import { SkeinError } from '../../errors.js';
 import { newRunId, STEP_COLUMNS, toRun, toStep, writeJson, writeText, type RunDbRow, type RunRecordDbRow, type StepDbRow } from '../history-rows.js';
-import type { ListRunsOptions, NewRun, RunDetail, RunRecordRow, RunRecordStatus, RunRow, RunStatus, StepRow } from '../types.js';
+import type { ListRunsOptions, NewRun, RunDetail, RunRecordRow, RunRecordStatus, RunRow, RunStatus, StepInDoubt, StepRow } from '../types.js';
 
 type StepColumn = (typeof STEP_COLUMNS)[number];
 
@@ -53,8 +53,8 @@ export class SqliteRuns {
       ),
       hasRecord: db.prepare<[string, string], { x: number }>('SELECT 1 AS x FROM run_records WHERE run_id = ? AND record_key = ?'),
       steps: db.prepare<[string], StepDbRow>('SELECT * FROM run_steps WHERE run_id = ? ORDER BY rowid'),
-      inDoubt: db.prepare<[string, string, string], StepDbRow & { run_id: string }>(
-        `SELECT s.* FROM run_steps s JOIN runs r ON r.id = s.run_id
+      inDoubt: db.prepare<[string, string, string], StepDbRow & { run_id: string; run_status: RunStatus; runner: string | null }>(
+        `SELECT s.*, r.status AS run_status, r.runner AS runner FROM run_steps s JOIN runs r ON r.id = s.run_id
          WHERE s.record_key = ? AND s.step_id = ? AND s.status IN ('running', 'unknown') AND r.workflow = ?
          ORDER BY s.rowid`,
       ),
@@ -100,8 +100,8 @@ export class SqliteRuns {
   }
 
   /** Steps of a workflow for one record left `running` (a crash) or `unknown`, oldest first. */
-  stepsInDoubt(workflow: string, recordKey: string, stepId: string): Array<StepRow & { run_id: string }> {
-    return this.s.inDoubt.all(recordKey, stepId, workflow).map((r) => ({ ...toStep(r), run_id: r.run_id }));
+  stepsInDoubt(workflow: string, recordKey: string, stepId: string): StepInDoubt[] {
+    return this.s.inDoubt.all(recordKey, stepId, workflow).map((r) => ({ ...toStep(r), run_id: r.run_id, run_status: r.run_status, runner: r.runner }));
   }
 
   /**
