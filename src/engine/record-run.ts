@@ -82,6 +82,7 @@ export async function processRecord(deps: EngineDeps, s: RunScope, c: Candidate)
   const secrets: string[] = [];
   let failedError: string | undefined;
   let continuedError: string | undefined;
+  let interrupted = false;
   /**
    * Commits the previous step's mapping + final row, plus `extra()` (evaluated after the step's
    * outcome is counted, so the record's end can ride on the same commit); if the mapping is
@@ -222,6 +223,9 @@ export async function processRecord(deps: EngineDeps, s: RunScope, c: Candidate)
     }
     deps.onStepStart?.({ workflow: s.wf.name, run: s.runId, record: c.key, step: step.id });
     const exec = await executeStep(step, s.presetsOf[i], context, env);
+    // Cut off by a stop (the daemon's shutdown deadline destroys calls in flight): the record's
+    // event stays unhandled, so the next start runs it again (reconciling what is in doubt).
+    if (exec.outcome !== 'succeeded' && exec.status === undefined && (deps.stopSignal?.aborted || deps.signal?.aborted)) interrupted = true;
     results[step.id] = { outputs: publicOutputs(exec) };
     for (const name of exec.response?.sensitiveOutputs ?? []) {
       const v = exec.response!.outputs[name];
@@ -269,7 +273,7 @@ export async function processRecord(deps: EngineDeps, s: RunScope, c: Candidate)
   // record's slot is freed at once; the run awaits every such commit before it ends.
   const end = settle(() => {
     const e = failedError ?? continuedError;
-    return [{ op: 'finishRunRecord', runId: s.runId, key: c.key, status: e ? 'failed' : 'succeeded', error: e ?? null }, ...handled];
+    return [{ op: 'finishRunRecord', runId: s.runId, key: c.key, status: e ? 'failed' : 'succeeded', error: e ?? null }, ...(interrupted ? [] : handled)];
   }, true).then(() => {
     const err = failedError ?? continuedError;
     if (err) {

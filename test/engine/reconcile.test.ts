@@ -6,6 +6,8 @@ import { createInterface } from 'node:readline';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runWorkflow } from '../../src/engine/run.js';
+import { runPending } from '../../src/engine/pending.js';
+import { HttpClient } from '../../src/http/index.js';
 import { Presence } from '../../src/engine/presence.js';
 import { openStore } from '../../src/store/index.js';
 import { harness, person, type Harness } from './harness.js';
@@ -140,6 +142,35 @@ describe('reconciliation of create_user', () => {
     } finally {
       await a.stop();
       await b.stop();
+    }
+  });
+
+  it('a create cut off by a stop (the daemon\'s shutdown deadline) leaves its event unhandled; the next start reconciles it', async () => {
+    // The add is applied at once; its answer trickles in over 2 s, and the stop cuts it off.
+    h = await harness({ sandbox: { faults: 'slow-body:ms=2000:script=user:action=add' } });
+    const runner = await Presence.start(h.store, { role: 'daemon' });
+    try {
+      await h.store.upsertMany('users', [person('ada.lovelace')]);
+      const stop = new AbortController();
+      const pending = runPending({ ...h.deps, runner, stopSignal: stop.signal });
+      while (!h.sandbox.stats().byScript['user.php']?.requests) await new Promise((r) => setTimeout(r, 5));
+      stop.abort();
+      await h.http.destroy();
+      await pending;
+      const created = async () => (await h!.store.pendingEventsFor('qualys-create-user')).filter((e) => e.kind === 'created');
+      expect(await created()).toHaveLength(1);
+      // The next start: a new client; the event runs again and finds the user the add created.
+      const http = new HttpClient({ retry: { backoffMs: 10, maxBackoffMs: 50 } });
+      try {
+        const [again] = await runPending({ ...h.deps, http, runner });
+        expect(again).toMatchObject({ workflow: 'qualys-create-user', succeeded: 1 });
+      } finally {
+        await http.close();
+      }
+      expect(await created()).toHaveLength(0);
+      expect(h.sandbox.users().filter((u) => u.email === 'ada.lovelace@corp.test')).toHaveLength(1);
+    } finally {
+      await runner.stop();
     }
   });
 
