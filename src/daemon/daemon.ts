@@ -220,8 +220,9 @@ export class Daemon {
   /**
    * Runs left `running` by a runner that died (its heartbeat older than the lease time, or its
    * process gone from this host) are adopted by exactly one live runner, closed as cancelled and
-   * resumed: scheduled and manual runs run again over the same records (steps in doubt are
-   * reconciled, not re-sent); event runs resume by themselves once their event leases lapse,
+   * resumed: scheduled runs run again over the records they had not finished (steps in doubt are
+   * reconciled, not re-sent), runs a person started are only closed (see resumeRuns); event runs
+   * resume by themselves once their event leases lapse,
    * since their events were not marked handled. Runs at start and every third of the lease time.
    */
   private async adoptOrphans(): Promise<void> {
@@ -240,13 +241,27 @@ export class Daemon {
     }
   }
 
+  /**
+   * Scheduled runs are the daemon's own: resumed over the records they had not finished. A run a
+   * person started (manual, retry) is only closed: re-running it later, perhaps after they ran it
+   * again themselves, would repeat calls such as password resets; the log says so.
+   */
   private async resumeRuns(runs: RunRow[]): Promise<void> {
     for (const run of runs) {
-      await this.store.finishRun(run.id, 'cancelled', { interrupted: true, note: 'the runner stopped during this run; resumed by another runner or the next start' });
+      const own = run.trigger === 'schedule';
+      await this.store.finishRun(run.id, 'cancelled', { interrupted: true, note: own ? 'the runner stopped during this run; its unfinished records were resumed by another runner or the next start' : run.trigger === 'event' ? 'the runner stopped during this run; its events run again' : 'the runner stopped during this run; started by a person, it is not resumed: run it again (calls in doubt are reconciled)' });
       const wf = this.runnable().find((w) => w.name === run.workflow);
       if (!wf || run.trigger === 'event') continue;
-      const keys = (run.trigger_data as { keys?: string[] } | null)?.keys;
-      this.log.info({ workflow: wf.name, run: run.id }, 'resuming an interrupted run');
+      if (!own) {
+        this.log.warn({ workflow: wf.name, run: run.id, trigger: run.trigger }, 'a run started by a person was interrupted and is not resumed; run it again (calls in doubt are reconciled)');
+        continue;
+      }
+      const detail = await this.store.getRun(run.id);
+      const finished = new Set((detail?.records ?? []).filter((r) => r.status === 'succeeded' || r.status === 'failed').map((r) => r.key));
+      const wanted = (run.trigger_data as { keys?: string[] } | null)?.keys ?? (await this.store.listRecords(wf.object)).map((r) => r.key);
+      const keys = wanted.filter((k) => !finished.has(k));
+      this.log.info({ workflow: wf.name, run: run.id, records: keys.length }, 'resuming an interrupted run over its unfinished records');
+      if (!keys.length) continue;
       void this.track(runWorkflow(this.deps(), wf, { keys, trigger: 'retry', triggerData: { resumes: run.id, keys } })).catch((err: unknown) =>
         this.log.error({ workflow: wf.name, err: (err as Error).message }, 'resuming an interrupted run failed'),
       );

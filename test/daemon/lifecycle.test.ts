@@ -153,4 +153,50 @@ describe('daemon lifecycle', () => {
     const users = (await (await fetch(`${sandboxUrl}/__sandbox/users`)).json()) as Array<{ email: string }>;
     expect(users.filter((u) => u.email === 'bo@corp.test')).toHaveLength(1);
   }, 60_000);
+  it('adopting a dead runner\'s runs: a scheduled run resumes only its unfinished records; a manual run is only closed', async () => {
+    const sandbox = spawnSkein(['sandbox', 'qualys', '--port', '0', '--users', '10']);
+    const sandboxUrl = await lineMatching(sandbox, 'stdout', /(http:\/\/127\.0\.0\.1:\d+)/);
+    writeFileSync(join(dir, 'workflows', 'yearly.yaml'), [
+      'version: 1', 'name: yearly', 'object: users', 'trigger:', '  on: [schedule, manual]', '  schedule: "0 0 1 1 *"',
+      'rules: { field: qualys_login, is_not_empty: true }',
+      'steps:', '  - id: deactivate', '    preset: qualys.deactivate_user', '    credentials: qualys', '    params: { login: "{{qualys_login}}" }',
+    ].join('\n') + '\n');
+    const users = (await (await fetch(`${sandboxUrl}/__sandbox/users`)).json()) as Array<{ login: string; status: string }>;
+    const logins = users.filter((u) => u.status === 'Active' && !u.login.startsWith('sandbox_')).map((u) => u.login).slice(0, 3);
+    expect(logins).toHaveLength(3);
+    for (const [i, login] of logins.entries()) {
+      await promisify(execFile)(process.execPath, [bin, 'records', 'set', `u${i}`, `qualys_login=${login}`, '--state', 's.db'], { cwd: dir });
+    }
+    // Two runs left running by runners that are gone: a scheduled one over u0 and u1 that
+    // finished u0 only, and a manual one over u2.
+    const { openStore } = await import('../../src/store/index.js');
+    const { buildObjectDefs } = await import('../../src/workflow/objects.js');
+    const store = await openStore(join(dir, 's.db'), buildObjectDefs({ users: { fields: { qualys_login: { type: 'string' } } } }));
+    const scheduled = await store.createRun({ workflow: 'yearly', trigger: 'schedule', trigger_data: { keys: ['u0', 'u1'] }, runner: 'gone-1' });
+    await store.commit([
+      { op: 'startRunRecord', runId: scheduled, object: 'users', key: 'u0' },
+      { op: 'finishRunRecord', runId: scheduled, key: 'u0', status: 'succeeded' },
+      { op: 'startRunRecord', runId: scheduled, object: 'users', key: 'u1' },
+    ]);
+    const manual = await store.createRun({ workflow: 'yearly', trigger: 'manual', trigger_data: { keys: ['u2'] }, runner: 'gone-2' });
+    await store.commit([{ op: 'startRunRecord', runId: manual, object: 'users', key: 'u2' }]);
+    await store.close();
+    const daemon = spawnSkein(['daemon', '--listen', '127.0.0.1:0', '--state', 's.db', '--var', `qualys_api_url=${sandboxUrl}`, '--poll', '50ms']);
+    const logs: string[] = [];
+    createInterface({ input: daemon.stdout! }).on('line', (l) => logs.push(l));
+    await lineMatching(daemon, 'stderr', /listening on (\S+)/);
+    const deadline = Date.now() + 20_000;
+    while (!logs.some((l) => l.includes('"run finished"') || l.includes('scheduled run finished') || l.includes('"resuming an interrupted run over its unfinished records"')) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, 1500));
+    daemon.kill('SIGTERM');
+    await exitCode(daemon);
+    const all = logs.join('\n');
+    expect(all).toMatch(/"records":1,.*"resuming an interrupted run over its unfinished records"|"resuming an interrupted run over its unfinished records".*"records":1/);
+    expect(all).toContain('a run started by a person was interrupted and is not resumed');
+    const after = (await (await fetch(`${sandboxUrl}/__sandbox/users`)).json()) as Array<{ login: string; status: string }>;
+    const status = (login: string) => after.find((u) => u.login === login)!.status;
+    // Only u1 was deactivated: u0 had finished, u2's run was a person's.
+    expect(logins.map(status)).toEqual(['Active', 'Inactive', 'Active']);
+    sandbox.kill('SIGTERM');
+  }, 60_000);
 });
