@@ -8,10 +8,9 @@ import { SkeinError } from '../errors.js';
 
 export interface ResolvedCredential {
   name: string;
-  username: string;
-  password: string;
-  /** The Authorization header value; never logged or stored. */
-  authorization: string;
+  /** The header it adds to a request (lower case: `authorization`, `x-api-key`); never logged or stored. */
+  header: string;
+  value: string;
 }
 
 type Source = string | { env?: string; file?: string };
@@ -39,7 +38,16 @@ function readSource(cred: string, part: string, src: Source, env: NodeJS.Process
 export function resolveCredential(config: ConfigFile, name: string, env: NodeJS.ProcessEnv, baseDir: string): ResolvedCredential {
   const c = config.credentials?.[name];
   if (!c) throw new SkeinError('unknown-credential', `credential "${name}" is not declared in skein.yaml`);
-  const username = readSource(name, 'username', c.username as Source, env, baseDir);
-  const password = readSource(name, 'password', c.password as Source, env, baseDir);
-  return { name, username, password, authorization: `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}` };
+  const read = (part: string, src: unknown) => readSource(name, part, src as Source, env, baseDir);
+  switch (c.type) {
+    case 'bearer':
+      return { name, header: 'authorization', value: `Bearer ${read('token', c.token)}` };
+    case 'header':
+      return { name, header: c.header!.toLowerCase(), value: read('value', c.value) };
+    default: {
+      const username = read('username', c.username);
+      const password = read('password', c.password);
+      return { name, header: 'authorization', value: `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}` };
+    }
+  }
 }

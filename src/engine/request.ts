@@ -8,8 +8,9 @@ import { checkParams, toBoolean, type ParamValue } from '../presets/params.js';
 import type { Preset } from '../presets/registry.js';
 import { render } from '../template/render.js';
 import { isTemplate } from '../template/analyze.js';
-import { REDACTED } from './response.js';
+import { redact, REDACTED } from './response.js';
 import { redactUrl } from '../url-redact.js';
+import { isSecretName } from '../secret-names.js';
 
 export interface BuiltRequest {
   method: string;
@@ -148,6 +149,9 @@ function buildUrl(base: string, query: Record<string, string>, shownInputs: Reco
   return built;
 }
 
+/** JSON keys whose values an inline request body shows masked. */
+const SECRET_BODY_KEYS = ['password', 'passwd', 'secret', 'client_secret', 'token', 'access_token', 'refresh_token', 'api_key', 'apikey', 'authorization'];
+
 function buildHttp(req: Request, ctx: object, inputWire: Record<string, string>, shownInputs: Record<string, string>): BuiltRequest {
   const method = req.method;
   const rendered = render(req.url, ctx);
@@ -168,6 +172,9 @@ function buildHttp(req: Request, ctx: object, inputWire: Record<string, string>,
   const form = renderMap(req.form, ctx);
   const inputsIn = req.inputs_in ?? (method === 'GET' ? 'query' : 'form');
   Object.assign(inputsIn === 'query' ? query : form, inputWire);
+  // A value is shown masked when its input is sensitive, or when its name says it is a secret
+  // (an inline request's `token=` or `X-Api-Key`): plans and run history never carry it.
+  for (const k in query) if (isSecretName(k) && !(k in shownInputs)) (shownInputs = { ...shownInputs })[k] = REDACTED;
   const url = buildUrl(base, query, shownInputs);
   const headers: Record<string, string> = { 'x-requested-with': 'skein' };
   const given = renderMap(req.headers, ctx);
@@ -182,7 +189,10 @@ function buildHttp(req: Request, ctx: object, inputWire: Record<string, string>,
   }
   const shownParams: Record<string, string> = {};
   // A GET sends no body, so its form values never leave: the plan shows only what is sent.
-  for (const [k, v] of Object.entries(method === 'GET' ? query : { ...query, ...form })) shownParams[k] = k in shownInputs ? shownInputs[k]! : v;
+  for (const [k, v] of Object.entries(method === 'GET' ? query : { ...query, ...form })) shownParams[k] = k in shownInputs ? shownInputs[k]! : isSecretName(k) ? REDACTED : v;
+  const shownHeaders: Record<string, string> = {};
+  for (const k in headers) shownHeaders[k] = isSecretName(k) ? REDACTED : headers[k]!;
+  const shownBody = body === undefined || Object.keys(form).length ? undefined : req.body !== undefined ? redact(body, null, SECRET_BODY_KEYS).text : body;
   return {
     method,
     url: url.url,
@@ -190,7 +200,7 @@ function buildHttp(req: Request, ctx: object, inputWire: Record<string, string>,
     body,
     script: req.script ?? url.pathname.split('/').pop() ?? url.pathname,
     idempotent: req.idempotent ?? method === 'GET',
-    shown: { method, url: url.shownUrl, params: shownParams, headers: { ...headers }, body: body && Object.keys(form).length ? undefined : body },
+    shown: { method, url: url.shownUrl, params: shownParams, headers: shownHeaders, body: shownBody },
   };
 }
 

@@ -81,7 +81,7 @@ async function execute(step: Step, preset: Preset | undefined, context: Record<s
   }
   // Object.assign, not spread: V8 adds properties to a spread copy through its slow path (~1 us).
   const headers: Record<string, string> = Object.assign({}, built.headers);
-  if (env.credential) headers.authorization = env.credential.authorization;
+  if (env.credential) headers[env.credential.header] = env.credential.value;
   const def = stepRequestDef(step, preset);
   try {
     const res = await env.http.send(

@@ -1,6 +1,29 @@
 /* Generated from schemas/config.schema.json by scripts/gen-types.mjs. Do not edit. */
 
 /**
+ * A named credential. Secret parts are read at run time with { env: NAME } or { file: PATH }, never written into YAML.
+ */
+export type Credential = ({
+[k: string]: unknown
+} & {
+/**
+ * Authentication scheme. `basic`: HTTP Basic auth from username and password (what the Qualys /msp/ API accepts). `bearer`: an `Authorization: Bearer TOKEN` header. `header`: one header with a secret value, such as an API key.
+ */
+type: ("basic" | "bearer" | "header")
+/**
+ * basic: the user name, a plain string, or { env: NAME } / { file: PATH }.
+ */
+username?: (string | SecretSource)
+password?: SecretSource1
+token?: SecretSource2
+/**
+ * header: the header name, such as X-Api-Key.
+ */
+header?: string
+value?: SecretSource3
+})
+
+/**
  * One skein.yaml per workflow directory: global variables, named credentials and the objects (record types) workflows act on.
  */
 export interface ConfigFile {
@@ -31,20 +54,6 @@ objects?: {
 }
 }
 /**
- * A named credential.
- */
-export interface Credential {
-/**
- * Authentication scheme. `basic`: HTTP Basic auth (what the Qualys /msp/ API accepts).
- */
-type: "basic"
-/**
- * The user name: a plain string, or { env: NAME } / { file: PATH }.
- */
-username: (string | SecretSource)
-password: SecretSource1
-}
-/**
  * Where a secret is read at run time: an environment variable or a file (trailing newline removed).
  */
 export interface SecretSource {
@@ -61,6 +70,32 @@ file?: string
  * Where a secret is read at run time: an environment variable or a file (trailing newline removed).
  */
 export interface SecretSource1 {
+/**
+ * Name of the environment variable that holds the value.
+ */
+env?: string
+/**
+ * Path of a file that holds the value (e.g. /run/secrets/qualys_password); relative paths are relative to skein.yaml.
+ */
+file?: string
+}
+/**
+ * Where a secret is read at run time: an environment variable or a file (trailing newline removed).
+ */
+export interface SecretSource2 {
+/**
+ * Name of the environment variable that holds the value.
+ */
+env?: string
+/**
+ * Path of a file that holds the value (e.g. /run/secrets/qualys_password); relative paths are relative to skein.yaml.
+ */
+file?: string
+}
+/**
+ * Where a secret is read at run time: an environment variable or a file (trailing newline removed).
+ */
+export interface SecretSource3 {
 /**
  * Name of the environment variable that holds the value.
  */

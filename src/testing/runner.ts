@@ -87,7 +87,9 @@ function testConfig(config: ConfigFile, vars: Case['vars']): { config: ConfigFil
     const id = name.toUpperCase().replace(/[^A-Z0-9]/g, '_');
     env[`SKEIN_TEST_${id}_USERNAME`] = TEST_CREDENTIAL.username;
     env[`SKEIN_TEST_${id}_PASSWORD`] = TEST_CREDENTIAL.password;
-    credentials[name] = { ...config.credentials![name]!, username: { env: `SKEIN_TEST_${id}_USERNAME` }, password: { env: `SKEIN_TEST_${id}_PASSWORD` } };
+    // Every secret part of every type comes from fake values (only the type's own parts are read).
+    const secret = { env: `SKEIN_TEST_${id}_PASSWORD` };
+    credentials[name] = { ...config.credentials![name]!, username: { env: `SKEIN_TEST_${id}_USERNAME` }, password: secret, token: secret, value: secret };
   }
   return { config: { ...config, variables: { ...config.variables, ...vars }, credentials }, env };
 }

@@ -93,6 +93,9 @@ function valueAt(root: unknown, path: JsonPath): unknown {
   return v;
 }
 
+/** The parts of a credential that are secrets (a literal one is `literal-secret`, never echoed). */
+const SECRET_PARTS: ReadonlySet<string> = new Set(['password', 'token', 'value']);
+
 /**
  * Drops wrapper errors (if/then, propertyNames' inner errors) and replaces a failed oneOf/anyOf
  * by the errors of its most plausible branch, so users see one cause, not every alternative.
@@ -235,9 +238,9 @@ function report(e: ErrorObject, doc: LocatedDoc, sink: DiagnosticSink, kind: Sch
       return;
     }
     case 'type':
-      if (kind === 'config' && path.length === 3 && path[0] === 'credentials' && path[2] === 'password' && typeof e.data !== 'object') {
+      if (kind === 'config' && path.length === 3 && path[0] === 'credentials' && SECRET_PARTS.has(String(path[2])) && typeof e.data !== 'object') {
         // Never echo the value: it is a secret that must not reach logs or CI annotations.
-        err('literal-secret', `${where} is a literal password; read it at run time with { env: NAME } or { file: PATH } instead of writing it into skein.yaml`, path);
+        err('literal-secret', `${where} is a literal ${path[2] === 'password' ? 'password' : 'secret'}; read it at run time with { env: NAME } or { file: PATH } instead of writing it into skein.yaml`, path);
         return;
       }
       err('schema-type', `${where} must be ${expectedType(e.params.type)}, found ${typeName(e.data)}`, path);

@@ -5,6 +5,7 @@ import type { Request } from '../../generated/preset.js';
 import { checkParams, UNKNOWN, type ParamProblem, type ParamValue } from '../../presets/params.js';
 import { analyzeTemplate, isTemplate } from '../../template/analyze.js';
 import { coerceValue } from '../../store/values.js';
+import { isSecretName } from '../../secret-names.js';
 import { allowedList, didYouMean } from '../did-you-mean.js';
 import type { WorkflowContext, WorkflowRule } from '../context.js';
 import { checkTemplate, type TemplateScope } from './templates.js';
@@ -120,8 +121,39 @@ function checkInlineRequest(ctx: WorkflowContext, req: Request, path: (string | 
   for (const part of ['query', 'form', 'headers'] as const) {
     for (const [k, v] of Object.entries(req[part] ?? {})) checkTemplate(ctx, [...path, part, k], v, scope);
   }
+  checkLiteralSecrets(ctx, req, path);
   if (req.form && req.body !== undefined) ctx.error('step-kind', 'a request has either form or body, not both', [...path, 'body'], 'key');
   if (req.form && req.method === 'GET') ctx.warning('step-kind', 'a GET sends no body, so its form values are never sent; put them under query', [...path, 'form'], 'key');
+}
+
+function safeDecode(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}
+
+/** What to do instead of writing a secret into a workflow. */
+const USE_A_CREDENTIAL = 'declare a credential in skein.yaml (type: bearer or header, read from { env: NAME } or { file: PATH }) and name it with credentials:';
+
+/**
+ * A header, query or form value whose name says it is a secret (Authorization, X-Api-Key, token)
+ * written into the workflow, or only from a variable (also YAML): it would sit in git. Never echoed.
+ */
+function checkLiteralSecrets(ctx: WorkflowContext, req: Request, path: (string | number)[]): void {
+  const fromYaml = (v: unknown) => typeof v === 'string' && v !== '' && (!isTemplate(v) || analyzeTemplate(v).references.every((r) => r.parts[0] === 'vars'));
+  for (const part of ['headers', 'query', 'form'] as const) {
+    for (const [k, v] of Object.entries(req[part] ?? {})) {
+      if (isSecretName(k) && fromYaml(v)) ctx.error('literal-secret', `${part === 'headers' ? 'header' : part} "${k}" is a secret written into YAML; ${USE_A_CREDENTIAL}`, [...path, part, k]);
+    }
+  }
+  const query = /[?&]([^=&#]+)=([^&#]*)/g;
+  for (let m = query.exec(req.url); m; m = query.exec(req.url)) {
+    if (isSecretName(safeDecode(m[1]!)) && fromYaml(m[2])) {
+      ctx.error('literal-secret', `the url's "${m[1]}" is a secret written into YAML; ${USE_A_CREDENTIAL}`, [...path, 'url']);
+    }
+  }
 }
 
 /**
