@@ -213,6 +213,18 @@ describe('skein init', () => {
     expect((await runCli(['init', 'a', 'b'], dir)).code).toBe(2);
   });
 
+  it('--package names where CI and the next step install skein from (skein may not be in the registry)', async () => {
+    const dir = tempDir();
+    const spec = 'git+https://git.example.com/it/skein.git#v0.1.0';
+    const res = await runCli(['init', '--package', spec], dir);
+    expect(res.code, res.stderr).toBe(0);
+    expect(readFileSync(join(dir, '.github', 'workflows', 'skein.yml'), 'utf8')).toContain(`- run: npm install --no-save ${spec}\n`);
+    expect(res.stdout).toContain(`next: npm install -D ${spec}, then`);
+    const plain = await runCli(['init', 'other'], dir);
+    expect(plain.stdout).toMatch(/next: npm install -D skein@\S+ \(or --package SPEC: skein may not be in your registry/);
+    expect((await runCli(['init', 'third', '--package', 'skein; rm -rf /'], dir)).code).toBe(2);
+  });
+
   it('keeps an existing CI workflow file unless --force, and says which', async () => {
     const dir = tempDir();
     mkdirSync(join(dir, '.github', 'workflows'), { recursive: true });

@@ -16,7 +16,7 @@ import { UsageError, type Command } from '../command.js';
 import { EXIT } from '../exit-codes.js';
 import { println } from '../io.js';
 
-const HELP = `Usage: skein init [DIR] [--force]
+const HELP = `Usage: skein init [DIR] [--force] [--package SPEC]
 
 Creates a workflows repository in DIR (default .):
   workflows/skein.yaml                         variables, the qualys credential, record fields
@@ -30,8 +30,12 @@ node_modules/skein/schemas/ (install skein with npm install -D skein).
 Afterwards \`skein validate DIR/workflows\` and \`skein test DIR/workflows\` pass.
 
 Options:
-  --force   write into a workflows/ directory that is not empty, and overwrite files with
-            the same names (without it an existing file, e.g. a CI workflow, is kept)
+  --force          write into a workflows/ directory that is not empty, and overwrite files
+                   with the same names (without it an existing file, e.g. a CI workflow, is kept)
+  --package SPEC   what the CI job and the next step install skein from: an npm package spec
+                   such as a git URL (git+https://git.example.com/it/skein.git#v0.1.0), a
+                   tarball made with npm pack, or a registry name; default skein@VERSION, for a
+                   registry (public or your organisation's) that has skein
 
 Exit codes: 0 created, 1 DIR/workflows is not empty (without --force), 2 bad usage.`;
 
@@ -153,7 +157,9 @@ const DEACTIVATE_FAILED = `${XML_HEAD}  <RETURN status="FAILED" number="1905">
 
 const GITIGNORE_LINES = ['.skein/', 'node_modules/'];
 
-const ci = (version: string) => `# Validates and tests the workflows on every push and pull request.
+const ci = (spec: string) => `# Validates and tests the workflows on every push and pull request.
+# skein is installed from ${spec}; skein init --package SPEC writes another source (a git URL, a
+# tarball made with npm pack, your organisation's registry).
 name: skein
 on: [push, pull_request]
 jobs:
@@ -164,7 +170,7 @@ jobs:
       - uses: actions/setup-node@v4
         with:
           node-version: 20
-      - run: npm install --no-save skein@${version}
+      - run: npm install --no-save ${spec}
       - run: npx skein validate workflows --format github
       - run: npx skein test workflows --reporter junit --output skein-junit.xml
       - uses: actions/upload-artifact@v4
@@ -179,7 +185,8 @@ export const initCommand: Command = {
   summary: 'scaffold a workflows repository: skein.yaml, an example workflow, its test, CI',
   help: HELP,
   async run(args, io) {
-    const { values, positionals } = parseArgs({ args, allowPositionals: true, strict: true, options: { force: { type: 'boolean', default: false } } });
+    const { values, positionals } = parseArgs({ args, allowPositionals: true, strict: true, options: { force: { type: 'boolean', default: false }, package: { type: 'string' } } });
+    if (values.package !== undefined && !/^[^\s'"`$;&|<>]+$/.test(values.package)) throw new UsageError('--package takes one npm package spec without spaces or shell characters');
     if (positionals.length > 1) throw new UsageError(`init takes one DIR, found ${positionals.length}`);
     const root = resolve(io.cwd, positionals[0] ?? '.');
     if (existsSync(root) && !statSync(root).isDirectory()) throw new UsageError(`${positionals[0]} exists and is not a directory`);
@@ -189,13 +196,14 @@ export const initCommand: Command = {
     }
     const require = createRequire(import.meta.url);
     const version = (require('../../../package.json') as { version: string }).version;
+    const spec = values.package ?? `skein@${version}`;
     const files: Record<string, string> = {
       'workflows/skein.yaml': SKEIN_YAML,
       'workflows/qualys-deactivate-leavers.yaml': WORKFLOW,
       'workflows/tests/qualys-deactivate-leavers.test.yaml': TEST,
       'workflows/tests/responses/deactivate-success.xml': DEACTIVATE_OK,
       'workflows/tests/responses/deactivate-failed-1905.xml': DEACTIVATE_FAILED,
-      '.github/workflows/skein.yml': ci(version),
+      '.github/workflows/skein.yml': ci(spec),
     };
     for (const [rel, text] of Object.entries(files)) {
       const p = join(root, rel);
@@ -222,7 +230,7 @@ export const initCommand: Command = {
       println(io.stdout, `${had ? 'updated' : 'created'} ${shownPath(io.cwd, gi)}`);
     }
     const d = shownPath(io.cwd, root);
-    println(io.stdout, `next: npm install -D skein, then skein validate ${d === '.' ? '' : `${d}/`}workflows and skein test ${d === '.' ? '' : `${d}/`}workflows`);
+    println(io.stdout, `next: npm install -D ${spec}${values.package ? '' : ' (or --package SPEC: skein may not be in your registry; a git URL or an npm pack tarball works)'}, then skein validate ${d === '.' ? '' : `${d}/`}workflows and skein test ${d === '.' ? '' : `${d}/`}workflows`);
     return EXIT.OK;
   },
 };
