@@ -72,6 +72,7 @@ export const CODES = {
   'literal-secret': 'A secret written into YAML.',
   'no-workflows': 'The directory holds no workflow files (warning).',
   'test-unknown-workflow': 'A test file names a workflow that does not exist.',
+  'test-workflow-invalid': 'A test file names a workflow whose file has errors.',
   'test-unknown-step': 'A test case names a step the workflow does not have.',
   'test-file-missing': 'A test case names a response file that does not exist.',
   'test-case': 'A test case whose event, response or names are inconsistent.',

@@ -34,22 +34,26 @@ export function stepIdsOf(wf: WorkflowFile): string[] {
 }
 
 /** Loads a test file and checks it against the project's valid workflows. */
-export function loadTest(path: string, file: string, workflows: WorkflowFile[], scope: ProjectScope): LoadedTest {
+export function loadTest(path: string, file: string, workflows: WorkflowFile[], scope: ProjectScope, broken: ReadonlyMap<string, string> = new Map()): LoadedTest {
   const sink = new DiagnosticSink();
   const doc = loadYamlFile(path, file, sink);
   let def: TestFile | undefined;
   if (doc && checkSchema('test', doc, sink)) {
     def = doc.value as TestFile;
-    checkTest(def, doc, dirname(path), workflows, scope, sink);
+    checkTest(def, doc, dirname(path), workflows, scope, sink, broken);
   }
   return { path, file, def, doc, diagnostics: sink.items, valid: def !== undefined && sink.errorCount === 0 };
 }
 
 const article = (word: string) => (/^[aeiou]/.test(word) ? 'an' : 'a');
 
-function checkTest(def: TestFile, doc: LocatedDoc, baseDir: string, workflows: WorkflowFile[], scope: ProjectScope, sink: DiagnosticSink): void {
+function checkTest(def: TestFile, doc: LocatedDoc, baseDir: string, workflows: WorkflowFile[], scope: ProjectScope, sink: DiagnosticSink, broken: ReadonlyMap<string, string>): void {
   const err = (code: Parameters<DiagnosticSink['error']>[0], message: string, at: JsonPath, which: 'key' | 'value' = 'value') => sink.error(code, message, doc.file, doc.locate(at, which));
   const wf = workflows.find((w) => w.name === def.workflow);
+  if (!wf && broken.has(def.workflow)) {
+    err('test-workflow-invalid', `workflow "${def.workflow}" (${broken.get(def.workflow)}) has errors, so its tests cannot run; fix them first (skein validate shows them)`, ['workflow']);
+    return;
+  }
   if (!wf) {
     const names = workflows.map((w) => w.name);
     err('test-unknown-workflow', `no workflow named "${def.workflow}" in this directory${didYouMean(def.workflow, names)}; workflows: ${allowedList(names, 30) || '(none)'}`, ['workflow']);

@@ -300,12 +300,20 @@ function loadTests(group: ProjectGroup, workflows: LoadedWorkflow[], scope: Proj
   const given = new Set(workflows.map((w) => w.path));
   const others: string[] = [];
   walk(group.dir, others);
+  const all = [...workflows];
   for (const f of others) {
     if (given.has(f) || !isWorkflowFile(basename(f))) continue;
     const w = loadWorkflow(f, scope, opts);
+    all.push(w);
     if (w.def) defs.push(w.def);
   }
-  return group.tests.map((t) => loadTest(t, display(t, opts.cwd), defs, scope));
+  // Files whose YAML has a name but failed the schema: a test naming one hears that, not "no such workflow".
+  const broken = new Map<string, string>();
+  for (const w of all) {
+    const name = (w.doc?.value as { name?: unknown } | undefined)?.name;
+    if (!w.def && typeof name === 'string') broken.set(name, w.file);
+  }
+  return group.tests.map((t) => loadTest(t, display(t, opts.cwd), defs, scope, broken));
 }
 
 /** All diagnostics of a project, sorted. */

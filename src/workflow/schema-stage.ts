@@ -180,6 +180,18 @@ function describePath(path: JsonPath): string {
   return s;
 }
 
+/**
+ * `login: {{qualys_login}}` without quotes: YAML reads the braces as a mapping whose one key is
+ * `{ qualys_login }`. Says so, with the template quoted as it should be written.
+ */
+function unquotedTemplate(v: unknown): string {
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) return '';
+  const keys = Object.keys(v);
+  const only = keys[0];
+  if (keys.length !== 1 || !/^\{[^{}]*\}$/.test(only!) || (v as Record<string, unknown>)[only!] !== null) return '';
+  return ` (YAML reads an unquoted {{...}} as a mapping); quote the template: "{${only}}"`;
+}
+
 function typeName(v: unknown): string {
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'a list';
@@ -243,7 +255,7 @@ function report(e: ErrorObject, doc: LocatedDoc, sink: DiagnosticSink, kind: Sch
         err('literal-secret', `${where} is a literal ${path[2] === 'password' ? 'password' : 'secret'}; read it at run time with { env: NAME } or { file: PATH } instead of writing it into skein.yaml`, path);
         return;
       }
-      err('schema-type', `${where} must be ${expectedType(e.params.type)}, found ${typeName(e.data)}`, path);
+      err('schema-type', `${where} must be ${expectedType(e.params.type)}, found ${typeName(e.data)}${unquotedTemplate(e.data)}`, path);
       return;
     case 'enum': {
       const allowed = (e.params.allowedValues as unknown[]).map(String);

@@ -73,7 +73,9 @@ export function parseYamlText(input: Buffer | string, file: string, sink: Diagno
   }
   // yaml's own duplicate-key check compares every key with every other (quadratic on big
   // mappings); duplicateKeys() below does the same in linear time.
-  const docs = parseAllDocuments(body, { lineCounter: lines, uniqueKeys: false, prettyErrors: false, strict: true });
+  // logLevel error: yaml's warnings (an unquoted {{template}} read as a mapping key) go to
+  // stderr as Node warnings; the schema check reports them at their place instead.
+  const docs = parseAllDocuments(body, { lineCounter: lines, uniqueKeys: false, prettyErrors: false, strict: true, logLevel: 'error' });
   // Columns count characters: yaml counts UTF-16 units, so a character outside the BMP (an
   // emoji) before the position would count twice.
   const charCol = (offset: number, col: number): number => {

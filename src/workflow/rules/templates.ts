@@ -56,6 +56,7 @@ function resolve(ctx: WorkflowContext, parts: string[], scope: TemplateScope): {
     if (!vars.has(second)) {
       return { code: 'unknown-reference', message: `unknown variable "vars.${second}"${didYouMean(second, vars)}; skein.yaml declares: ${vars.size ? allowedList(vars) : 'no variables'}` };
     }
+    if (third !== undefined) return { code: 'unknown-reference', message: `{{${parts.join('.')}}}: variable "${second}" is one value and has no "${third}"` };
     return undefined;
   }
   if (RESPONSE_ROOTS.has(head)) {
@@ -105,6 +106,10 @@ function resolve(ctx: WorkflowContext, parts: string[], scope: TemplateScope): {
   if (!Object.hasOwn(ctx.object.fields, head)) {
     const names = Object.keys(ctx.object.fields);
     return { code: 'unknown-reference', message: `unknown field "${head}" on ${ctx.object.name}${didYouMean(head, [...names, 'vars', 'steps'])}; fields: ${allowedList(names, 30)}` };
+  }
+  if (second !== undefined) {
+    // Fields hold one value each (renders as ""); the GUI habit of reading a related record.
+    return { code: 'unknown-reference', message: `{{${parts.join('.')}}}: field "${head}" is a ${ctx.object.fields[head]!.type} and has no "${second}"; templates read this record's own fields (another record's fields, such as a manager's, are not available)` };
   }
   return undefined;
 }
