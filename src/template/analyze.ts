@@ -55,6 +55,11 @@ export function analyzeTemplate(text: string): TemplateAnalysis {
 }
 
 function analyze(text: string): TemplateAnalysis {
+  // Jinja blocks would be sent as they are: never what was meant.
+  const jinja = /\{%-?\s*(if|for|else|elif|endif|endfor|set)\b[^%]*%\}/.exec(text);
+  if (jinja) {
+    return { error: { message: `template syntax error: {% ${jinja[1]} %} is Jinja, which Skein does not read (it would be sent as it is); Skein templates are Handlebars: {{#if title}}…{{else}}…{{/if}}, {{#each list}}…{{/each}}`, index: jinja.index, length: jinja[0].length }, references: [], helpers: [] };
+  }
   const unbalanced = scanMustaches(text);
   if (unbalanced) return { error: unbalanced, references: [], helpers: [] };
   let ast: hbs.AST.Program;
@@ -248,5 +253,13 @@ function parseErrorPosition(text: string, message: string): { message: string } 
   const human = expecting
     ? `template syntax error: unexpected ${expecting[2] === 'EOF' ? 'end of template (is a "}}" or {{/block}} missing?)' : TOKENS[expecting[2]!] ?? `"${expecting[2]}"`}`
     : `template syntax error: ${(lines[0] ?? '').replace(/ - \d+:\d+$/, '')}`;
-  return { message: human, index: Math.min(starts + col, text.length), length: 1 };
+  return { message: human + otherLanguageHint(text), index: Math.min(starts + col, text.length), length: 1 };
+}
+
+/** Templates from other tools (Jinja filters, XML attributes, bracket lookups) fail to parse here. */
+function otherLanguageHint(text: string): string {
+  if (/\{\{[^}]*\|[^}]*\}\}/.test(text)) return '; Skein templates are Handlebars: write {{lower email}}, not {{email | lower}}';
+  if (/\{\{[^}]*\.@[A-Za-z_]/.test(text)) return '; an XML attribute is a plain key in templates: {{response.USER_OUTPUT.RETURN.status}}, not .@status';
+  if (/\{\{[^}]*\[['"]/.test(text)) return '; write a path with dots ({{response.USER_OUTPUT}}), or {{lookup response "USER_OUTPUT"}}';
+  return '';
 }

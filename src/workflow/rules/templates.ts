@@ -27,9 +27,9 @@ export interface TemplateScope {
 
 const RESPONSE_ROOTS = new Set(['response', 'response_status', 'response_headers']);
 
-/** Checks one string value; literals (no "{{") are skipped. Returns the references found. */
+/** Checks one string value; literals (no "{{", no Jinja "{%") are skipped. Returns the references found. */
 export function checkTemplate(ctx: WorkflowContext, path: JsonPath, text: unknown, scope: TemplateScope): string[][] {
-  if (typeof text !== 'string' || !isTemplate(text)) return [];
+  if (typeof text !== 'string' || (!isTemplate(text) && !text.includes('{%'))) return [];
   const a = analyzeTemplate(text);
   if (a.error) {
     ctx.errorInString('template-syntax', a.error.message, path, a.error.index, a.error.length);
