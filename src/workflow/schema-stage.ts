@@ -180,6 +180,15 @@ function describePath(path: JsonPath): string {
   return s;
 }
 
+/** The usual fix for a value of the wrong shape: one item where a list goes, a list of rules. */
+function typeHint(expected: unknown, data: unknown, path: JsonPath): string {
+  const wants = Array.isArray(expected) ? expected : [expected];
+  if (wants.includes('array') && (typeof data === 'string' || typeof data === 'number')) return `; write it as a list: [${String(data)}]`;
+  const last = path[path.length - 1];
+  if (Array.isArray(data) && (last === 'rules' || last === 'when' || last === 'not')) return '; put a list of rules under all: (every rule must hold) or any: (one is enough)';
+  return '';
+}
+
 /**
  * `login: {{qualys_login}}` without quotes: YAML reads the braces as a mapping whose one key is
  * `{ qualys_login }`. Says so, with the template quoted as it should be written.
@@ -255,7 +264,7 @@ function report(e: ErrorObject, doc: LocatedDoc, sink: DiagnosticSink, kind: Sch
         err('literal-secret', `${where} is a literal ${path[2] === 'password' ? 'password' : 'secret'}; read it at run time with { env: NAME } or { file: PATH } instead of writing it into skein.yaml`, path);
         return;
       }
-      err('schema-type', `${where} must be ${expectedType(e.params.type)}, found ${typeName(e.data)}${unquotedTemplate(e.data)}`, path);
+      err('schema-type', `${where} must be ${expectedType(e.params.type)}, found ${typeName(e.data)}${unquotedTemplate(e.data)}${typeHint(e.params.type, e.data, path)}`, path);
       return;
     case 'enum': {
       const allowed = (e.params.allowedValues as unknown[]).map(String);

@@ -29,7 +29,10 @@ export function cronProblem(pattern: string, timezone?: string): { code: 'cron-i
   const shown = JSON.stringify(pattern);
   const parts = pattern.trim().split(/\s+/);
   if (!pattern.trim().startsWith('@') && parts.length !== 5 && parts.length !== 6) {
-    return { code: 'cron-invalid', message: `invalid cron pattern ${shown}: it has ${parts.length} field${parts.length === 1 ? '' : 's'}; expected 5 (${CRON_FIELDS}) or 6 with seconds first` };
+    // A GUI's schedule word (Hourly, Daily): croner has a nickname for most.
+    const word = /^(hourly|daily|weekly|monthly|yearly|annually)$/i.exec(pattern.trim())?.[1];
+    const hint = word ? `; for ${word.toLowerCase()} write "@${word.toLowerCase()}"` : '';
+    return { code: 'cron-invalid', message: `invalid cron pattern ${shown}: it has ${parts.length} field${parts.length === 1 ? '' : 's'}; expected 5 (${CRON_FIELDS}) or 6 with seconds first${hint}` };
   }
   let job: Cron;
   try {
