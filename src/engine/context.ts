@@ -98,14 +98,27 @@ export function sensitiveValues(ctx: object): readonly string[] {
   return (ctx as { [SENSITIVE_VALUES]?: string[] })[SENSITIVE_VALUES] ?? [];
 }
 
-/** Replaces every sensitive value in `text`, also in its URL- and form-encoded spellings. */
+/**
+ * The spellings a secret may take in a request or an echoed answer: as is, URL- and
+ * form-encoded, escaped inside a JSON string and inside XML text.
+ */
+export function secretForms(secret: string): string[] {
+  const xml = secret.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+  const forms = [secret, encodeURIComponent(secret), encodeURI(secret), new URLSearchParams({ x: secret }).toString().slice(2), JSON.stringify(secret).slice(1, -1), xml];
+  return [...new Set(forms.filter((f) => f !== ''))];
+}
+
+/** Replaces every one of `forms` in `text` with `by`. */
+export function replaceForms(text: string, forms: readonly string[], by: string): string {
+  let out = text;
+  for (const f of forms) if (out.includes(f)) out = out.split(f).join(by);
+  return out;
+}
+
+/** Replaces every sensitive value in `text`, also in its encoded spellings. */
 export function maskText(text: string, secrets: readonly string[]): string {
   let out = text;
-  for (const s of secrets) {
-    for (const form of new Set([s, encodeURIComponent(s), encodeURI(s), new URLSearchParams({ x: s }).toString().slice(2)])) {
-      if (form) out = out.split(form).join(MASK);
-    }
-  }
+  for (const s of secrets) out = replaceForms(out, secretForms(s), MASK);
   return out;
 }
 

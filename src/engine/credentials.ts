@@ -5,12 +5,19 @@ import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import type { ConfigFile } from '../generated/config.js';
 import { SkeinError } from '../errors.js';
+import { secretForms } from './context.js';
 
 export interface ResolvedCredential {
   name: string;
   /** The header it adds to a request (lower case: `authorization`, `x-api-key`); never logged or stored. */
   header: string;
   value: string;
+  /**
+   * Every spelling of its secret parts (the header value, the token or password, Basic's base64)
+   * that must be cut out of a vendor's answer before it is read: a server that echoes the request
+   * would otherwise put the credential into run history.
+   */
+  secretForms: readonly string[];
 }
 
 type Source = string | { env?: string; file?: string };
@@ -34,20 +41,37 @@ function readSource(cred: string, part: string, src: Source, env: NodeJS.Process
   return v;
 }
 
+/**
+ * Secrets shorter than this are not cut out of answers: a one- or two-character value would mangle
+ * every answer it occurs in by chance, and no vendor accepts such a password or token anyway.
+ */
+const MIN_SCRUBBED_LENGTH = 4;
+
+function withForms(name: string, header: string, value: string, secrets: string[]): ResolvedCredential {
+  const forms = [value, ...secrets].filter((s) => s.length >= MIN_SCRUBBED_LENGTH).flatMap(secretForms);
+  // Longest first: the whole header value goes before the token inside it.
+  return { name, header, value, secretForms: [...new Set(forms)].sort((a, b) => b.length - a.length) };
+}
+
 /** Resolves one credential; `baseDir` anchors relative file paths (the skein.yaml folder). */
 export function resolveCredential(config: ConfigFile, name: string, env: NodeJS.ProcessEnv, baseDir: string): ResolvedCredential {
   const c = config.credentials?.[name];
   if (!c) throw new SkeinError('unknown-credential', `credential "${name}" is not declared in skein.yaml`);
   const read = (part: string, src: unknown) => readSource(name, part, src as Source, env, baseDir);
   switch (c.type) {
-    case 'bearer':
-      return { name, header: 'authorization', value: `Bearer ${read('token', c.token)}` };
-    case 'header':
-      return { name, header: c.header!.toLowerCase(), value: read('value', c.value) };
+    case 'bearer': {
+      const token = read('token', c.token);
+      return withForms(name, 'authorization', `Bearer ${token}`, [token]);
+    }
+    case 'header': {
+      const value = read('value', c.value);
+      return withForms(name, c.header!.toLowerCase(), value, [value]);
+    }
     default: {
       const username = read('username', c.username);
       const password = read('password', c.password);
-      return { name, header: 'authorization', value: `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}` };
+      const basic = Buffer.from(`${username}:${password}`).toString('base64');
+      return withForms(name, 'authorization', `Basic ${basic}`, [basic, password]);
     }
   }
 }

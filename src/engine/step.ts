@@ -11,7 +11,7 @@ import { HttpError } from '../http/index.js';
 import { buildInlineRequest, buildPresetRequest, renderParams, type BuiltRequest, type ShownRequest } from './request.js';
 import { readResponse, REDACTED, type ParsedResponse } from './response.js';
 import { parseDuration, STEP_DEFAULTS } from './durations.js';
-import { maskText, sensitiveValues } from './context.js';
+import { maskText, replaceForms, sensitiveValues } from './context.js';
 import type { ResolvedCredential } from './credentials.js';
 
 export type StepOutcome = 'succeeded' | 'failed' | 'unknown';
@@ -83,6 +83,17 @@ async function execute(step: Step, preset: Preset | undefined, context: Record<s
   const headers: Record<string, string> = Object.assign({}, built.headers);
   if (env.credential) headers[env.credential.header] = env.credential.value;
   const def = stepRequestDef(step, preset);
+  // A server that echoes the request (a debugging endpoint, a proxy's error page) hands the
+  // credential back: it is cut out before the answer is read, so no output, mapping or history
+  // row can hold it.
+  const forms = env.credential?.secretForms ?? [];
+  const scrub = (text: string) => (forms.length ? replaceForms(text, forms, REDACTED) : text);
+  const scrubHeaders = (h: Record<string, string>) => {
+    if (!forms.length) return h;
+    const out: Record<string, string> = {};
+    for (const k in h) out[k] = scrub(h[k]!);
+    return out;
+  };
   try {
     const res = await env.http.send(
       { method: built.method, url: built.url, headers, body: built.body },
@@ -99,8 +110,8 @@ async function execute(step: Step, preset: Preset | undefined, context: Record<s
         signal: env.signal,
       },
     );
-    const parsed = readResponse(def, res.status, res.body);
-    const base = { request: built.shown, status: res.status, headers: res.headers, response: parsed, attempts: res.attempts, durationMs: Date.now() - started };
+    const parsed = readResponse(def, res.status, scrub(res.body));
+    const base = { request: built.shown, status: res.status, headers: scrubHeaders(res.headers), response: parsed, attempts: res.attempts, durationMs: Date.now() - started };
     if (res.status >= 300 && res.status < 400) {
       // Redirects are not followed (a POST must not be re-sent elsewhere); where it pointed is
       // what a person needs to fix the base URL.
@@ -120,7 +131,7 @@ async function execute(step: Step, preset: Preset | undefined, context: Record<s
   } catch (err) {
     const durationMs = Date.now() - started;
     if (err instanceof HttpError) {
-      const parsed = err.body !== undefined && err.status !== undefined ? readResponse(def, err.status, err.body) : undefined;
+      const parsed = err.body !== undefined && err.status !== undefined ? readResponse(def, err.status, scrub(err.body)) : undefined;
       const detail = parsed?.code ? ` (${vendorName(def)} ${parsed.code}${parsed.message ? `: ${oneLine(parsed.message)}` : ''})` : '';
       // A server error does not say the call did nothing (Qualys may fail after applying it).
       const serverError = err.kind === 'status' && (err.status ?? 0) >= 500 && !built.idempotent;
@@ -132,16 +143,16 @@ async function execute(step: Step, preset: Preset | undefined, context: Record<s
         outcome: doubt ? 'unknown' : 'failed',
         request: built.shown,
         status: err.status,
-        headers: err.headers ?? {},
+        headers: scrubHeaders(err.headers ?? {}),
         response: parsed,
         attempts: err.attempts,
         durationMs,
-        error: doubt ? inDoubt(built, doubt) : `${err.message}${detail}`,
+        error: doubt ? inDoubt(built, doubt) : scrub(`${err.message}${detail}`),
         errorCode: err.code,
       };
     }
     const e = err as SkeinError;
-    return { outcome: 'failed', request: built.shown, headers: {}, attempts: 1, durationMs, error: String(e.message).split('\n')[0], errorCode: e.code ?? 'internal' };
+    return { outcome: 'failed', request: built.shown, headers: {}, attempts: 1, durationMs, error: scrub(String(e.message).split('\n')[0]!), errorCode: e.code ?? 'internal' };
   }
 }
 
