@@ -7,6 +7,7 @@ import { UsageError } from './command.js';
 import { EXIT } from './exit-codes.js';
 import { processIo, println, type Io } from './io.js';
 import { SkeinError } from '../errors.js';
+import { didYouMean } from '../workflow/did-you-mean.js';
 
 const require = createRequire(import.meta.url);
 
@@ -21,7 +22,7 @@ function topHelp(): string {
     ...commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
     '',
     'Global options:',
-    '  --help, -h     show help (also `skein help`, `skein <command> --help`)',
+    '  --help, -h     show help (also `skein help [command]`, `skein <command> --help`)',
     '  --version, -v  print the version',
     '  --debug        show stack traces for internal errors',
     '',
@@ -34,6 +35,8 @@ export async function main(argv: string[], io: Io): Promise<number> {
   const debug = argv.includes('--debug');
   const args = argv.filter((a) => a !== '--debug');
   const [name, ...rest] = args;
+  // `skein help plan` is `skein plan --help`.
+  if (name === 'help' && rest[0] !== undefined) return main([rest[0], '--help'], io);
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     println(io.stdout, topHelp());
     return name === undefined ? EXIT.USAGE : EXIT.OK;
@@ -44,7 +47,8 @@ export async function main(argv: string[], io: Io): Promise<number> {
   }
   const entry = commands.find((c) => c.name === name);
   if (!entry) {
-    println(io.stderr, `skein: unknown command "${name}"; commands: ${commands.map((c) => c.name).join(', ')} [usage]`);
+    const names = commands.map((c) => c.name);
+    println(io.stderr, `skein: unknown command "${name}"${didYouMean(name, names)}; commands: ${names.join(', ')} [usage]`);
     return EXIT.USAGE;
   }
   const command = await entry.load();
@@ -55,20 +59,42 @@ export async function main(argv: string[], io: Io): Promise<number> {
   try {
     return await command.run(rest, io);
   } catch (err) {
-    return reportError(err, command.name, io, debug);
+    return reportError(err, command.name, io, debug, command.help);
+  }
+}
+
+/**
+ * node:util parseArgs errors, said the way the rest of the CLI says things: the option, what is
+ * wrong with it, and the likely flag when one is misspelt (the flags are read off the help).
+ */
+function parseArgsMessage(err: Error & { code?: string }, help: string): string {
+  const opt = /'(-{1,2}[^' ]+)/.exec(err.message)?.[1];
+  const flags = [...new Set(help.match(/--[a-z][a-z0-9-]*/g) ?? [])];
+  switch (opt && err.code) {
+    case 'ERR_PARSE_ARGS_UNKNOWN_OPTION':
+      return `unknown option ${opt}${didYouMean(opt!, flags)}`;
+    case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE':
+      if (/does not take an argument/.test(err.message)) return `${opt} takes no value`;
+      if (/ambiguous/.test(err.message)) return `${opt} needs a value; to give one that starts with "-", write ${opt}=VALUE`;
+      return `${opt} needs a value`;
+    default:
+      return oneLine(err.message.split('. ')[0]!.replace(/^\w/, (c) => c.toLowerCase()));
   }
 }
 
 /** An error is one line: Node's own messages (and values quoted in ours) may hold line breaks. */
 const oneLine = (s: string) => s.replace(/\s*[\r\n]+\s*/g, ' ');
 
-function reportError(err: unknown, commandName: string, io: Io, debug: boolean): number {
-  if (err instanceof UsageError || (err as { code?: string })?.code?.startsWith?.('ERR_PARSE_ARGS')) {
-    println(io.stderr, `skein ${commandName}: ${oneLine((err as Error).message)} (see skein ${commandName} --help) [usage]`);
+function reportError(err: unknown, commandName: string, io: Io, debug: boolean, help: string): number {
+  const parseArgsError = (err as { code?: string })?.code?.startsWith?.('ERR_PARSE_ARGS');
+  if (err instanceof UsageError || parseArgsError) {
+    const message = parseArgsError ? parseArgsMessage(err as Error, help) : oneLine((err as Error).message);
+    println(io.stderr, `skein ${commandName}: ${message} (see skein ${commandName} --help) [usage]`);
     return EXIT.USAGE;
   }
   if (err instanceof SkeinError) {
     println(io.stderr, `skein ${commandName}: ${oneLine(err.message)} [${err.code}]`);
+    for (const line of err.details) println(io.stderr, line);
     if (debug && err.stack) println(io.stderr, err.stack);
     // A path given on the command line that cannot be read or written is the caller's to fix.
     return err.code === 'unreadable-path' || err.code === 'unwritable-path' ? EXIT.USAGE : EXIT.FAILED;

@@ -17,6 +17,6 @@ export async function loadObjectDefsForCli(dir: string, opts: { explicit?: boole
   if (!existsSync(config)) return buildObjectDefs(undefined);
   const project = loadProject({ dir, configs: [config], files: [] }, { cwd: process.cwd() });
   const errors = project.configDiagnostics.filter((d) => d.severity === 'error');
-  if (errors.length) throw new SkeinError('invalid-config', `${config} has errors; fix them first:\n${formatText(errors)}`);
+  if (errors.length) throw new SkeinError('invalid-config', `${config} has errors; fix them first`, { details: formatText(errors).split('\n') });
   return buildObjectDefs(project.config.objects as Record<string, DeclaredObject> | undefined);
 }

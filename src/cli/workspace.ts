@@ -55,7 +55,7 @@ export function loadCheckedProject(dir: string, io: Io, onlyWorkflow?: string | 
     return !wf || wf.def?.name === onlyWorkflow || (!named && wf.def === undefined) || project.configDiagnostics.includes(d);
   });
   if (relevant.length) {
-    throw new SkeinError('invalid-workflows', `${relevant.length} validation error(s); fix them first (skein validate ${dir}):\n${formatText(relevant)}`);
+    throw new SkeinError('invalid-workflows', `${relevant.length} validation error(s); fix them first (skein validate ${dir})`, { details: formatText(relevant).split('\n') });
   }
   return project;
 }

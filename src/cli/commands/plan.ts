@@ -134,8 +134,7 @@ async function planBase(values: BaseValues, io: Io): Promise<number> {
     head = loadCheckedProject(dir, io);
   } catch (err) {
     if (values.format === 'markdown' && err instanceof SkeinError && err.code === 'invalid-workflows') {
-      const [summary, ...lines] = err.message.split('\n');
-      println(io.stdout, ['### skein plan', '', `The workflows in \`${dir}\` do not validate, so nothing was planned: ${summary}`, '', '```', ...lines, '```'].join('\n'));
+      println(io.stdout, ['### skein plan', '', `The workflows in \`${dir}\` do not validate, so nothing was planned: ${err.message}`, '', '```', ...err.details, '```'].join('\n'));
     }
     throw err;
   }

@@ -56,12 +56,9 @@ const COMMON: ParseArgsConfig['options'] = {
 };
 
 function parse(args: string[], options: ParseArgsConfig['options']): { values: Values; positionals: string[] } {
-  try {
-    const { values, positionals } = parseArgs({ args, options: { ...COMMON, ...options }, strict: true, allowPositionals: true });
-    return { values: values as Values, positionals };
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
+  // parseArgs errors reach the CLI's reporter as they are: it words them and suggests flags.
+  const { values, positionals } = parseArgs({ args, options: { ...COMMON, ...options }, strict: true, allowPositionals: true });
+  return { values: values as Values, positionals };
 }
 
 function oneOf<T extends string>(flag: string, value: unknown, allowed: readonly T[], fallback: T): T {

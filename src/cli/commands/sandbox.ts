@@ -91,29 +91,24 @@ function intFlag(values: Record<string, unknown>, name: string, min: number, max
 }
 
 async function parseSandboxArgs(args: string[], io: Io): Promise<{ options: SandboxOptions; port: number; host: string }> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args,
-      strict: true,
-      allowPositionals: true,
-      options: {
-        port: { type: 'string' },
-        host: { type: 'string' },
-        accounts: { type: 'string' },
-        users: { type: 'string' },
-        seed: { type: 'string' },
-        'rate-limit': { type: 'string' },
-        concurrency: { type: 'string' },
-        'to-wait-header': { type: 'string' },
-        latency: { type: 'string' },
-        faults: { type: 'string' },
-        state: { type: 'string' },
-      },
-    });
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
+  const parsed = parseArgs({
+    args,
+    strict: true,
+    allowPositionals: true,
+    options: {
+      port: { type: 'string' },
+      host: { type: 'string' },
+      accounts: { type: 'string' },
+      users: { type: 'string' },
+      seed: { type: 'string' },
+      'rate-limit': { type: 'string' },
+      concurrency: { type: 'string' },
+      'to-wait-header': { type: 'string' },
+      latency: { type: 'string' },
+      faults: { type: 'string' },
+      state: { type: 'string' },
+    },
+  });
   const { values, positionals } = parsed;
   if (positionals.length !== 1 || positionals[0] !== 'qualys') {
     throw new UsageError(`expected exactly one simulator name, "qualys"; got ${positionals.length === 0 ? 'none' : positionals.map((p) => `"${p}"`).join(', ')}`);
