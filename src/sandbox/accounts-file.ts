@@ -61,7 +61,19 @@ export function parseAccountsDocument(doc: unknown): AccountsFile {
     if (limits === undefined) return s as unknown as SubscriptionConfig;
     return { ...(s as unknown as SubscriptionConfig), limits: parseLimitsObject(limits, `subscriptions[${i}].limits`, problems) };
   });
-  if (problems.length > 0) throw new SandboxConfigError(problems);
+  if (problems.length > 0) {
+    // Values are checked too when the shape allows, so unknown keys do not hide a bad role.
+    const items = (list: unknown) => Array.isArray(list) && list.every((x) => typeof x === 'object' && x !== null);
+    if (items(accounts) && items(subscriptions)) {
+      try {
+        resolveAccounts(accounts as ApiAccountConfig[], resolvedSubs);
+      } catch (err) {
+        if (!(err instanceof SandboxConfigError)) throw err;
+        problems.push(...err.problems);
+      }
+    }
+    throw new SandboxConfigError(problems);
+  }
   return { accounts: accounts as ApiAccountConfig[], subscriptions: resolvedSubs };
 }
 

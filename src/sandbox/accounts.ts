@@ -83,7 +83,7 @@ export const DEFAULT_ACCOUNTS: readonly ApiAccountConfig[] = [
 
 /** Raised for an unusable accounts/subscriptions configuration; lists every problem found. */
 export class SandboxConfigError extends SkeinError {
-  constructor(problems: readonly string[]) {
+  constructor(readonly problems: readonly string[]) {
     super('sandbox-config', `invalid sandbox configuration: ${problems.join('; ')}`);
   }
 }
@@ -105,12 +105,10 @@ export function resolveAccounts(
   const out: ApiAccount[] = [];
   for (const [i, a] of accounts.entries()) {
     const where = `accounts[${i}]`;
-    if (typeof a?.username !== 'string' || !/^[A-Za-z0-9_.@-]+$/.test(a.username)) {
-      problems.push(`${where}.username must be letters, digits or _.@-`);
-      continue;
-    }
-    if (seen.has(a.username)) problems.push(`${where}: duplicate username "${a.username}"`);
-    seen.add(a.username);
+    // Every field is checked, whatever the username: one run of the sandbox lists all problems.
+    if (typeof a?.username !== 'string' || !/^[A-Za-z0-9_.@-]+$/.test(a.username)) problems.push(`${where}.username must be letters, digits or _.@-`);
+    else if (seen.has(a.username)) problems.push(`${where}: duplicate username "${a.username}"`);
+    else seen.add(a.username);
     if (typeof a.password !== 'string' || a.password === '') problems.push(`${where}.password must be a non-empty string`);
     const roles = [...API_ACCOUNT_ROLES].sort().join(', ');
     if (a.role === undefined || a.role === null) problems.push(`${where}.role is missing; give one of ${roles}`);

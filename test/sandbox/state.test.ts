@@ -154,6 +154,12 @@ describe('accounts file', () => {
     const err = await loadAccountsFile(file).catch((e: Error) => e);
     expect(err).toBeInstanceOf(Error);
     expect((err as Error).message).toContain('accounts[1]: unknown key "colour"');
+    // The unknown key does not hide the bad values beside it.
+    expect((err as Error).message).toContain('accounts[0].password must be a non-empty string');
+    expect((err as Error).message).toContain('accounts[0].role "boss" is not one of');
+    writeFileSync(file, 'accounts:\n  - { username: "bad name", password: "", role: boss }\n');
+    const bad = ((await loadAccountsFile(file).catch((e: Error) => e)) as Error).message;
+    expect(bad).toMatch(/username must be .*; accounts\[0\]\.password must be .*; accounts\[0\]\.role "boss"/);
     await expect(loadAccountsFile(join(tempDir(), 'missing.yaml'))).rejects.toMatchObject({ code: 'unreadable-path' });
     writeFileSync(file, 'accounts:\n  - { username: a, password: "", role: boss }\n  - { username: b, password: x, role: unit_manager }\n');
     const err2 = (await loadAccountsFile(file).catch((e: Error) => e)) as Error;
