@@ -16,3 +16,19 @@ export function makeDirs(dir: string): void {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
   }
 }
+
+const REASONS: Record<string, string> = {
+  ENOENT: 'no such file or directory',
+  EACCES: 'permission denied',
+  EPERM: 'permission denied',
+  EISDIR: 'it is a directory',
+  ENOTDIR: 'a part of the path is not a directory',
+  ELOOP: 'too many symbolic links',
+  EMFILE: 'too many open files',
+};
+
+/** Why a file could not be read, in words (Node's message repeats the path and the syscall). */
+export function fsReason(err: unknown): string {
+  const e = err as NodeJS.ErrnoException;
+  return (e?.code && REASONS[e.code]) ?? e?.code ?? String((err as Error)?.message ?? err);
+}

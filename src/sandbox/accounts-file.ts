@@ -5,6 +5,7 @@ import { parse as parseYaml } from 'yaml';
 import { SkeinError } from '../errors.js';
 import { SandboxConfigError, resolveAccounts, type ApiAccountConfig, type SubscriptionConfig } from './accounts.js';
 import { parseRateLimit, type LimitsConfig } from './limits.js';
+import { fsReason } from '../fs-util.js';
 
 export interface AccountsFile {
   accounts: ApiAccountConfig[];
@@ -19,7 +20,7 @@ export async function loadAccountsFile(path: string): Promise<AccountsFile> {
   try {
     text = await readFile(path, 'utf8');
   } catch (err) {
-    throw new SkeinError('unreadable-path', `cannot read accounts file ${path}: ${(err as Error).message}`, { cause: err });
+    throw new SkeinError('unreadable-path', `cannot read accounts file ${path}: ${fsReason(err)}`, { cause: err });
   }
   let doc: unknown;
   try {

@@ -5,6 +5,7 @@ import { rename, writeFile } from 'node:fs/promises';
 import { SkeinError } from '../errors.js';
 import { USER_ROLES, USER_STATUSES, isoSeconds, snapshotUser, type SandboxUser } from './model.js';
 import type { BusinessUnit, UserDirectory } from './users.js';
+import { fsReason } from '../fs-util.js';
 
 export const STATE_VERSION = 1;
 
@@ -64,7 +65,7 @@ export function readStateFile(path: string): SandboxState | null {
     text = readFileSync(path, 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw new SkeinError('unreadable-path', `cannot read sandbox state file ${path}: ${(err as Error).message}`, { cause: err });
+    throw new SkeinError('unreadable-path', `cannot read sandbox state file ${path}: ${fsReason(err)}`, { cause: err });
   }
   let parsed: unknown;
   try {

@@ -20,6 +20,7 @@ import { EXIT } from '../exit-codes.js';
 import type { Io } from '../io.js';
 import { println } from '../io.js';
 import { applyVars, findWorkflow, loadCheckedProject, openWorkspace, stateLocation, WORKSPACE_HELP, WORKSPACE_OPTIONS } from '../workspace.js';
+import { fsReason } from '../../fs-util.js';
 
 const HELP = `Usage: skein plan WORKFLOW [--record KEY ... | --all] [--event created|updated|deleted]
                   [--format text|json|markdown] [--limit N]
@@ -185,7 +186,7 @@ async function openRecords(values: BaseValues, io: Io, head: LoadedProject): Pro
     try {
       text = await readFile(resolve(io.cwd, file), 'utf8');
     } catch (err) {
-      throw new SkeinError('unreadable-path', `cannot read ${file}: ${(err as Error).message}`, { cause: err });
+      throw new SkeinError('unreadable-path', `cannot read ${file}: ${fsReason(err)}`, { cause: err });
     }
     let parsed;
     try {

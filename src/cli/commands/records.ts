@@ -16,6 +16,7 @@ import { UsageError, type Command } from '../command.js';
 import { EXIT } from '../exit-codes.js';
 import { println, type Io } from '../io.js';
 import { loadObjectDefsForCli } from '../project-objects.js';
+import { fsReason } from '../../fs-util.js';
 
 /** At most this many rejected rows are printed; the rest are counted. */
 const MAX_REJECTIONS_SHOWN = 50;
@@ -120,7 +121,7 @@ async function runImport(args: string[], io: Io): Promise<number> {
   try {
     bytes = await readFile(resolve(io.cwd, file));
   } catch (err) {
-    throw new SkeinError('unreadable-path', `cannot read ${file}: ${(err as Error).message}`, { cause: err });
+    throw new SkeinError('unreadable-path', `cannot read ${file}: ${fsReason(err)}`, { cause: err });
   }
   // Import files are UTF-8: a Latin-1 "é" would otherwise be stored as U+FFFD, the byte lost.
   const decoded = decodeUtf8Strict(bytes);
