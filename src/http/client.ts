@@ -152,7 +152,11 @@ export class HttpClient {
         } catch (cause) {
           if (cause instanceof LimitWaitError) {
             const s = Math.ceil(cause.retryAfterMs / 1000);
-            throw fail('limit', `${key}: the vendor's rate limit lets the next call go in ${s} s, longer than a call waits (${Math.round(policy.maxLimitWaitMs / 1000)} s); retry later`, { retryAfterMs: cause.retryAfterMs, retryable: true });
+            // A call refused after queueing has used part of its budget: say so, or "60 s is
+            // longer than 300 s" reads as nonsense.
+            const queued = Math.round((performance.now() - t0) / 1000);
+            const already = queued >= 1 ? ` (this call has already waited ${queued} s)` : '';
+            throw fail('limit', `${key}: the vendor's rate limit lets the next call go in ${s} s${already}, past the ${Math.round(policy.maxLimitWaitMs / 1000)} s a call waits; retry later`, { retryAfterMs: cause.retryAfterMs, retryable: true });
           }
           throw aborted(cause);
         } finally {

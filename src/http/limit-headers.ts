@@ -65,9 +65,21 @@ export interface LimitBlock {
   toWaitMs?: number;
 }
 
-function secondsToWaitInBody(body: string): number | undefined {
+const UNIT_SEC: Record<string, number> = { day: 86_400, hour: 3_600, minute: 60, second: 1 };
+
+/**
+ * The wait a blocked call's body states: V2's SECONDS_TO_WAIT item, else the text both versions
+ * carry, "cannot be run again for another 0 hours, 54 minutes and 59 seconds" (reference §13.3).
+ * The V1 409 may come without X-RateLimit-ToWait-Sec (§13.4), and then the text is all there is.
+ */
+export function secondsToWaitInBody(body: string): number | undefined {
   const m = /<KEY>\s*SECONDS_TO_WAIT\s*<\/KEY>\s*<VALUE>\s*(\d+)\s*<\/VALUE>/.exec(body);
-  return m ? Number(m[1]) : undefined;
+  if (m) return Number(m[1]);
+  const text = /for another ((?:\s*(?:,|and)?\s*\d+\s+(?:day|hour|minute|second)s?)+)/i.exec(body)?.[1];
+  if (!text) return undefined;
+  let sec = 0;
+  for (const [, n, unit] of text.matchAll(/(\d+)\s+(day|hour|minute|second)/gi)) sec += Number(n) * UNIT_SEC[unit!.toLowerCase()]!;
+  return sec;
 }
 
 function retryAfterSec(headers: Record<string, string>): number | undefined {

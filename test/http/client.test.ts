@@ -180,8 +180,13 @@ describe('HttpClient', () => {
       expect(c.limiter.stats('qualys:user.php').blocked409).toBe(1);
     });
 
-    it('uses the backoff when ToWait is missing', async () => {
-      const s = await server((hit, _req, res) => (hit.n === 1 ? rateBlock(null)(res) : res.end('ok')));
+    it('uses the backoff when neither ToWait nor the body says how long', async () => {
+      const bare = (res: import('node:http').ServerResponse) => {
+        res.statusCode = 409;
+        res.setHeader('X-RateLimit-Remaining', '0');
+        res.end('<GENERIC_RETURN><RETURN status="FAILED" number="1965">This API cannot be run again</RETURN></GENERIC_RETURN>');
+      };
+      const s = await server((hit, _req, res) => (hit.n === 1 ? bare(res) : res.end('ok')));
       const events: unknown[] = [];
       const res = await client({ retry: { backoffMs: 100, maxBackoffMs: 1000 } }).send(
         { method: 'POST', url: `${s.url}/msp/user.php`, headers: form, body: 'action=add' },
@@ -189,6 +194,18 @@ describe('HttpClient', () => {
       );
       expect(res.attempts).toBe(2);
       expect(events).toEqual([{ attempt: 1, reason: 'limit', delayMs: 50, status: 409 }]);
+    });
+
+    it('waits what the body says when the header is missing (0 hours, 0 minutes and 1 seconds)', async () => {
+      const s = await server((hit, _req, res) => (hit.n === 1 ? rateBlock(null)(res) : res.end('ok')));
+      const events: Array<{ delayMs: number }> = [];
+      const res = await client({ retry: { backoffMs: 100, maxBackoffMs: 1000 } }).send(
+        { method: 'POST', url: `${s.url}/msp/user.php`, headers: form, body: 'action=add' },
+        { idempotent: false, onRetry: (e) => events.push(e as { delayMs: number }) },
+      );
+      expect(res.attempts).toBe(2);
+      expect(events).toHaveLength(1);
+      expect(events[0]!.delayMs).toBeGreaterThanOrEqual(1000);
     });
 
     it('fails with kind limit after the last attempt', async () => {

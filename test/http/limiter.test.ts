@@ -152,7 +152,7 @@ describe('Limiter', () => {
     expect((errors[0] as HttpError).retryAfterMs).toBeGreaterThan(68_000_000);
     // The four callers that queued behind the blocked call were told without a request.
     expect(s.hits).toHaveLength(1);
-    expect((errors[1] as Error).message).toMatch(/qualys:user\.php: the vendor's rate limit lets the next call go in 689\d\d s, longer than a call waits \(300 s\); retry later/);
+    expect((errors[1] as Error).message).toMatch(/qualys:user\.php: the vendor's rate limit lets the next call go in 689\d\d s, past the 300 s a call waits; retry later/);
     const later = await rejection(call(c, s, false));
     expect(later).toMatchObject({ kind: 'limit' });
     expect(s.hits).toHaveLength(1);

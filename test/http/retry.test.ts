@@ -88,6 +88,16 @@ describe('limit signals', () => {
     expect(vendorErrorCode('<OK/>')).toBeUndefined();
   });
 
+  it('reads the wait from the V1 text when the 409 has no ToWait header (reference 13.3, 13.4)', () => {
+    const text = (t: string) => `<GENERIC_RETURN><RETURN status="FAILED" number="1965">This API cannot be run again for another ${t}.</RETURN></GENERIC_RETURN>`;
+    expect(limitBlock(409, limitHeaders, text('0 hours, 54 minutes and 59 seconds'))).toEqual({ status: 409, code: 1965, toWaitMs: 3_299_000 });
+    expect(limitBlock(409, limitHeaders, text('23 hours, 57 minutes and 54 seconds'))?.toWaitMs).toBe(86_274_000);
+    expect(limitBlock(409, limitHeaders, text('1 day, 2 hours, 0 minutes and 1 second'))?.toWaitMs).toBe(93_601_000);
+    // The header wins over the text; a text with no figures leaves the wait to backoff.
+    expect(limitBlock(409, { ...limitHeaders, 'x-ratelimit-towait-sec': '181' }, text('0 hours, 54 minutes and 59 seconds'))?.toWaitMs).toBe(181_000);
+    expect(limitBlock(409, limitHeaders, v1Block(1965))).toEqual({ status: 409, code: 1965 });
+  });
+
   it('is not a block for other statuses', () => {
     expect(limitBlock(200, limitHeaders, '')).toBeNull();
     expect(limitBlock(503, limitHeaders, v1Block(1965))).toBeNull();
