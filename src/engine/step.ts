@@ -119,6 +119,11 @@ async function execute(step: Step, preset: Preset | undefined, context: Record<s
       return { outcome: 'failed', ...base, error: `${vendorName(def)} answered HTTP ${res.status} (a redirect${to}); redirects are not followed: check the base URL (vars.qualys_api_url)`, errorCode: 'http-redirect' };
     }
     if (parsed.ok) return { outcome: 'succeeded', ...base };
+    if (!built.idempotent && (parsed.code === STILL_PROCESSING || res.status === 202)) {
+      // "Your request is being processed" (a duplicate of a call still running): it may yet
+      // take effect, so sending it again next run could apply it twice. Reconciled, not failed.
+      return { outcome: 'unknown', ...base, error: inDoubt(built, `${vendorName(def)} answered that an identical request is still being processed (HTTP ${res.status}${parsed.code ? `, code ${parsed.code}` : ''})`), errorCode: 'vendor-processing' };
+    }
     if (parsed.parseError && !built.idempotent) {
       // Accepted at the HTTP level but unreadable: it may well have taken effect (and an answer
       // with a generated password is lost), so it is in doubt, not failed, and never re-sent blindly.
@@ -134,7 +139,7 @@ async function execute(step: Step, preset: Preset | undefined, context: Record<s
       const parsed = err.body !== undefined && err.status !== undefined ? readResponse(def, err.status, scrub(err.body)) : undefined;
       const detail = parsed?.code ? ` (${vendorName(def)} ${parsed.code}${parsed.message ? `: ${oneLine(parsed.message)}` : ''})` : '';
       // A server error does not say the call did nothing (Qualys may fail after applying it).
-      const serverError = err.kind === 'status' && (err.status ?? 0) >= 500 && !built.idempotent;
+      const serverError = err.kind === 'status' && ((err.status ?? 0) >= 500 || parsed?.code === STILL_PROCESSING) && !built.idempotent;
       // The transport's own code (a timeout, a reset) is kept: it tells a slow vendor from a proxy.
       const t = err.transport;
       const sent = `after the request was sent${t ? ` (${t.code})` : ''}`;
@@ -155,6 +160,9 @@ async function execute(step: Step, preset: Preset | undefined, context: Record<s
     return { outcome: 'failed', request: built.shown, headers: {}, attempts: 1, durationMs, error: scrub(String(e.message).split('\n')[0]!), errorCode: e.code ?? 'internal' };
   }
 }
+
+/** Qualys 1981, "Your request is being processed. Please try this same request again later". */
+const STILL_PROCESSING = '1981';
 
 /** The error of a call that may have taken effect and is not safe to send again. */
 const inDoubt = (built: BuiltRequest, why: string) =>

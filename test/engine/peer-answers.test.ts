@@ -64,4 +64,18 @@ describe('answers from in front of the vendor', () => {
     expect(r.outcome).toBe('unknown');
     expect(r.error).toMatch(/^outcome unknown: the call timed out after the request was sent \(SKEIN_ATTEMPT_TIMEOUT\), and POST user\.php is not safe to repeat/);
   });
+
+  it('Qualys 1981 ("being processed") leaves a create in doubt, at HTTP 200, 202 or 409 without limit headers; an idempotent call just fails', async () => {
+    const processing = (status: number) => (_h: unknown, _q: unknown, res: import('node:http').ServerResponse) => {
+      res.statusCode = status;
+      res.end('<GENERIC_RETURN><API name="user.php" username="u" at="2024-01-01T00:00:00Z" /><RETURN status="FAILED" number="1981">Your request is being processed. Please try this same request again later</RETURN></GENERIC_RETURN>');
+    };
+    for (const status of [200, 202, 409]) {
+      const create = await run('qualys.create_user', CREATE, processing(status));
+      expect(create, String(status)).toMatchObject({ outcome: 'unknown' });
+      expect(create.error, String(status)).toMatch(/^outcome unknown: .*(still being processed|1981)/);
+    }
+    const deactivate = await run('qualys.deactivate_user', { login: 'x1' }, processing(200));
+    expect(deactivate).toMatchObject({ outcome: 'failed', errorCode: 'vendor-failed' });
+  });
 });
