@@ -78,4 +78,15 @@ describe('answers from in front of the vendor', () => {
     const deactivate = await run('qualys.deactivate_user', { login: 'x1' }, processing(200));
     expect(deactivate).toMatchObject({ outcome: 'failed', errorCode: 'vendor-failed' });
   });
+
+  it('password_change WARNING with changed users succeeds and keeps the password; with none changed it fails', async () => {
+    const warning = (count: number) => (_h: unknown, _q: unknown, res: import('node:http').ServerResponse) =>
+      res.end(`<PASSWORD_CHANGE_OUTPUT><API name="password_change.php" username="u" at="2024-01-01T00:00:00Z" /><RETURN status="WARNING"><MESSAGE>Passwords could not be changed for 1 of 2 account(s)</MESSAGE><CHANGES count="${count}">${count ? '<USER_LIST><USER><USER_LOGIN>acme3sg</USER_LOGIN><PASSWORD><![CDATA[pw1!x]]></PASSWORD></USER></USER_LIST>' : ''}</CHANGES><FAILURES count="1"><USER_LIST><USER><USER_LOGIN>gone1</USER_LOGIN></USER></USER_LIST></FAILURES></RETURN></PASSWORD_CHANGE_OUTPUT>`);
+    const partial = await run('qualys.change_password', { user_logins: 'acme3sg,gone1', email: false }, warning(1));
+    expect(partial.outcome).toBe('succeeded');
+    expect(partial.response!.outputs).toMatchObject({ login: 'acme3sg', password: 'pw1!x', changed_count: '1', message: expect.stringMatching(/could not be changed for 1 of 2/) });
+    expect(partial.response!.text).not.toContain('pw1!x');
+    const none = await run('qualys.change_password', { user_logins: 'gone1', email: false }, warning(0));
+    expect(none).toMatchObject({ outcome: 'failed', errorCode: 'vendor-failed' });
+  });
 });
