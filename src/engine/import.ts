@@ -6,6 +6,7 @@ import { SkeinError } from '../errors.js';
 import { getPreset } from '../presets/registry.js';
 import type { FieldPatch, StoredRecord } from '../store/types.js';
 import { render } from '../template/render.js';
+import { analyzeTemplate } from '../template/analyze.js';
 import { readItems } from './response.js';
 import { executeStep } from './step.js';
 import { objectOf, resolveStepCredentials, varsOf, type EngineDeps, type RunSummary, type RunTarget } from './run.js';
@@ -55,12 +56,21 @@ export async function runImport(deps: EngineDeps, wf: WorkflowFile, target: RunT
   const first = imp.match[0]!;
   // Every item's fields, rendered before anything is matched: which vendor users are listed
   // (their first sync key) decides which records are taken (see Matcher).
+  const sources = itemSources(imp.fields);
   const rendered = items.map((item, n): { n: number; patch?: FieldPatch; error?: string; link?: string } => {
     const ctx = { item, vars };
     let link: string | undefined;
     try {
       link = render(imp.fields[first]!, ctx);
-      const patch: FieldPatch = Object.fromEntries(Object.entries(imp.fields).map(([f, tpl]) => [f, f === first ? link! : render(tpl, ctx)]));
+      const patch: FieldPatch = {};
+      for (const [f, tpl] of Object.entries(imp.fields)) {
+        // An element the list leaves out (a Unit Manager's view has no USER_LOGIN, an
+        // Administrator's no LAST_LOGIN_DATE) says nothing about the value: it is kept, not
+        // cleared. An element that is there but empty clears it.
+        const from = sources.get(f)!;
+        if (from.length && from.every((name) => !(name in item))) continue;
+        patch[f] = f === first ? link : render(tpl, ctx);
+      }
       return { n, patch, link };
     } catch (err) {
       return { n, error: (err as Error).message, link };
@@ -116,6 +126,13 @@ export async function runImport(deps: EngineDeps, wf: WorkflowFile, target: RunT
   await deps.store.finishRunRecord(runId, '*', summary.failed ? 'failed' : 'succeeded', summary.failed ? `${summary.failed} listed item(s) rejected` : null);
   await deps.store.finishRun(runId, summary.status, summary);
   return summary;
+}
+
+/** Per mapped field, the item fields its template reads ({{item.login}} -> ['login']). */
+function itemSources(fields: Record<string, string>): Map<string, string[]> {
+  return new Map(
+    Object.entries(fields).map(([f, tpl]) => [f, analyzeTemplate(String(tpl)).references.filter((r) => r.parts[0] === 'item' && r.parts[1] !== undefined).map((r) => r.parts[1]!)]),
+  );
 }
 
 const norm = (v: unknown): string => (v === undefined || v === null ? '' : String(v).toLowerCase());

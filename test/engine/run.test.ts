@@ -6,6 +6,7 @@ import { planWorkflow } from '../../src/engine/plan.js';
 import { runPending } from '../../src/engine/pending.js';
 import { harness, person, type Harness } from './harness.js';
 import { HttpClient } from '../../src/http/index.js';
+import { startServer } from '../http/server.js';
 
 let h: Harness | undefined;
 afterEach(async () => {
@@ -388,6 +389,27 @@ describe('import', () => {
   const addQualysUser = (login: string, email: string, last = 'User') =>
     h.sandbox.addUser({ login, role: 'scanner', first_name: 'Q', last_name: last, email, status: 'Active' });
   const importUsers = () => runWorkflow(h.deps, h.workflow('qualys-import-users'), { trigger: 'manual' });
+
+  it('keeps a field whose element the list leaves out (a restricted view), and clears one that is listed empty', async () => {
+    h = await harness({ sandbox: { users: 0 } });
+    await h.store.upsertMany('users', [person('jdoe', { qualys_login: 'acme_jd', email: 'jd@example.com', title: 'Engineer', qualys_last_login: '2024-01-02' })]);
+    // The reference's list shape; this user has no USER_LOGIN, USER_ID or LAST_LOGIN_DATE (§9),
+    // and an empty TITLE.
+    const peer = await startServer((_hit, _req, res) =>
+      res.end(`<?xml version="1.0" encoding="UTF-8" ?>
+<USER_LIST_OUTPUT><USER_LIST><USER><CONTACT_INFO><FIRSTNAME><![CDATA[Jane]]></FIRSTNAME><LASTNAME><![CDATA[Doe]]></LASTNAME><TITLE></TITLE><EMAIL><![CDATA[jd@example.com]]></EMAIL></CONTACT_INFO><USER_STATUS>Active</USER_STATUS><USER_ROLE>Scanner</USER_ROLE></USER></USER_LIST></USER_LIST_OUTPUT>`),
+    );
+    try {
+      h.project.config = { ...h.project.config, variables: { ...h.project.config.variables, qualys_api_url: peer.url } };
+      const s = await importUsers();
+      expect(s.import).toMatchObject({ listed: 1, updated: 1, created: 0, rejected: 0, vanished: 0 });
+      const jdoe = (await h.store.getRecord('users', 'jdoe'))!.fields;
+      expect(jdoe).toMatchObject({ qualys_login: 'acme_jd', qualys_last_login: '2024-01-02', first_name: 'Jane', qualys_status: 'Active' });
+      expect(jdoe.title ?? '').toBe('');
+    } finally {
+      await peer.close();
+    }
+  });
 
   it('never hands a record linked to one listed user to another whose email it still holds', async () => {
     h = await harness({ sandbox: { users: 0 } });
