@@ -29,8 +29,8 @@ interface ContextPlan {
   declared: Set<string>;
   sensitive: string[];
   make: (fields: Fields, vars: unknown, steps: unknown, secrets: string[] | undefined, plan: ContextPlan, P: symbol, S: symbol) => Record<string, unknown>;
-  respond: (base: Record<string, unknown>, status: unknown, headers: unknown, outputs: unknown, response: unknown) => Record<string, unknown>;
-  respondLazily: (base: Record<string, unknown>, status: unknown, headers: unknown, outputs: unknown, response: () => unknown) => Record<string, unknown>;
+  respond: (base: Record<string, unknown>, status: unknown, headers: unknown, outputs: unknown, error: unknown, response: unknown) => Record<string, unknown>;
+  respondLazily: (base: Record<string, unknown>, status: unknown, headers: unknown, outputs: unknown, error: unknown, response: () => unknown) => Record<string, unknown>;
 }
 const plans = new WeakMap<Record<string, FieldDef>, ContextPlan | null>();
 
@@ -46,7 +46,7 @@ function planFor(declared: Record<string, FieldDef>): ContextPlan | null {
   }
   const q = (n: string) => JSON.stringify(n);
   const copy = names.map((n) => `${q(n)}: b[${q(n)}]`).join(', ');
-  const response = 'vars: b.vars, steps: b.steps, response_status: status, response_headers: headers, outputs: outputs';
+  const response = 'vars: b.vars, steps: b.steps, response_status: status, response_headers: headers, outputs: outputs, error: error';
   plan = {
     declared: new Set(names),
     sensitive: names.filter((n) => declared[n]!.sensitive),
@@ -55,8 +55,8 @@ function planFor(declared: Record<string, FieldDef>): ContextPlan | null {
       'f', 'vars', 'steps', 'secrets', 'plan', 'P', 'S',
       `return { ${names.map((n) => `${q(n)}: f[${q(n)}] === undefined ? '' : f[${q(n)}]`).join(', ')}, vars: vars, steps: steps, [P]: plan, [S]: secrets };`,
     ) as ContextPlan['make'],
-    respond: new Function('b', 'status', 'headers', 'outputs', 'response', `return { ${copy}, ${response}, response: response };`) as ContextPlan['respond'],
-    respondLazily: new Function('b', 'status', 'headers', 'outputs', 'response', `return { ${copy}, ${response}, get response() { return response(); } };`) as ContextPlan['respondLazily'],
+    respond: new Function('b', 'status', 'headers', 'outputs', 'error', 'response', `return { ${copy}, ${response}, response: response };`) as ContextPlan['respond'],
+    respondLazily: new Function('b', 'status', 'headers', 'outputs', 'error', 'response', `return { ${copy}, ${response}, get response() { return response(); } };`) as ContextPlan['respondLazily'],
   };
   plans.set(declared, plan);
   return plan;
@@ -122,21 +122,30 @@ export function maskText(text: string, secrets: readonly string[]): string {
   return out;
 }
 
+/** Why a step failed, for {{error.message}} / {{error.code}} in error_response mappings. */
+export interface StepErrorContext {
+  message: string;
+  code: string;
+}
+
+const NO_ERROR: StepErrorContext = Object.freeze({ message: '', code: '' });
+
 /**
  * Adds what response mappings may use. The parsed body is wrapped for templates on first use,
  * unless `wantsBody` says the mapping names it (then at once, which is cheaper than a getter).
  */
-export function responseContext(base: Record<string, unknown>, status: number | undefined, headers: Record<string, string>, res: ParsedResponse | undefined, wantsBody = false): Record<string, unknown> {
+export function responseContext(base: Record<string, unknown>, status: number | undefined, headers: Record<string, string>, res: ParsedResponse | undefined, wantsBody = false, error: StepErrorContext = NO_ERROR): Record<string, unknown> {
   const body = () => (res ? renderableTree(res.tree ?? res.text, res.text) : '');
   const outputs = res?.outputs ?? {};
   const plan = (base as { [PLAN]?: ContextPlan })[PLAN];
-  if (plan) return wantsBody ? plan.respond(base, status ?? '', headers, outputs, body()) : plan.respondLazily(base, status ?? '', headers, outputs, lazy(body));
+  if (plan) return wantsBody ? plan.respond(base, status ?? '', headers, outputs, error, body()) : plan.respondLazily(base, status ?? '', headers, outputs, error, lazy(body));
   const get = lazy(body);
   return {
     ...base,
     response_status: status ?? '',
     response_headers: headers,
     outputs,
+    error,
     get response() {
       return get();
     },

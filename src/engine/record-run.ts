@@ -236,7 +236,8 @@ export async function processRecord(deps: EngineDeps, s: RunScope, c: Candidate)
     let patch: Record<string, string> = {};
     if (mapping) {
       try {
-        const rctx = responseContext(context, exec.status, exec.headers, exec.response, mentionsBody(mapping));
+        const why = exec.outcome === 'succeeded' ? undefined : { message: exec.error ?? '', code: exec.errorCode ?? '' };
+        const rctx = responseContext(context, exec.status, exec.headers, exec.response, mentionsBody(mapping), why);
         for (const [field, tpl] of Object.entries(mapping)) patch[field] = render(tpl, rctx);
         // validate refuses templates that name a secret for a field not marked sensitive; this
         // catches what slips past it (a helper or block reaching the value another way).

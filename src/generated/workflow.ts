@@ -111,7 +111,7 @@ response?: {
 [k: string]: string
 }
 /**
- * Record field <- template, applied when the step fails (e.g. to store the Qualys error message).
+ * Record field <- template, applied when the step fails (e.g. to store the Qualys error message). Templates may also use {{error.message}} and {{error.code}}: why the step failed.
  */
 error_response?: {
 /**

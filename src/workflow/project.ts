@@ -201,6 +201,8 @@ function usableNames(value: unknown): ConfigNames {
 
 /** Names a bare {{name}} resolves to a helper rather than to a field: ours and Handlebars' own. */
 const TEMPLATE_HELPER_NAMES: ReadonlySet<string> = new Set([...ALL_HELPER_NAMES, 'log', 'helperMissing', 'blockHelperMissing']);
+/** Names templates give their own values beside the record's fields (docs: context per place). */
+const TEMPLATE_CONTEXT_NAMES: ReadonlySet<string> = new Set(['vars', 'steps', 'response', 'response_status', 'response_headers', 'outputs', 'item', 'error']);
 
 function checkConfigObjects(config: ConfigFile, doc: LocatedDoc, sink: DiagnosticSink): void {
   for (const [name, obj] of Object.entries(config.objects ?? {})) {
@@ -216,6 +218,8 @@ function checkConfigObjects(config: ConfigFile, doc: LocatedDoc, sink: Diagnosti
         sink.error('schema-value', `field "${field}" is built into ${name}; remove it from skein.yaml or choose another name`, doc.file, doc.locate(['objects', name, 'fields', field], 'key'));
       } else if (TEMPLATE_HELPER_NAMES.has(field)) {
         sink.error('schema-value', `field "${field}" has the name of a template helper: {{${field}}} would call the helper, not read the field; choose another name`, doc.file, doc.locate(['objects', name, 'fields', field], 'key'));
+      } else if (TEMPLATE_CONTEXT_NAMES.has(field)) {
+        sink.error('schema-value', `field "${field}" is a name templates already use: {{${field}}} would not read the field; choose another name`, doc.file, doc.locate(['objects', name, 'fields', field], 'key'));
       }
     }
   }

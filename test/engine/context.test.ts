@@ -48,7 +48,11 @@ describe('record and response contexts', () => {
         expect(render('{{response.USER_OUTPUT.RETURN.status}}/{{response_status}}/{{outputs.message}}/{{username}}', rctx)).toBe(`SUCCESS/200/done/${fields.username}`);
         expect(render('{{lookup response_headers "x-a"}}', rctx)).toBe('1');
         // `response` is a declared field here: the body takes its value, in its place.
-        expect(Object.keys(rctx)).toEqual([...Object.keys(expected(fields)), 'response_status', 'response_headers', 'outputs']);
+        expect(Object.keys(rctx)).toEqual([...Object.keys(expected(fields)), 'response_status', 'response_headers', 'outputs', 'error']);
+        // No failure: {{error.*}} renders empty; a failure's reason and code are there.
+        expect(render('[{{error.message}}|{{error.code}}]', rctx)).toBe('[|]');
+        const failed = responseContext(base, 409, {}, parsed, wantsBody, { message: 'rate limit', code: 'http-limit' });
+        expect(render('{{error.message}} ({{error.code}}) {{response_status}}', failed)).toBe('rate limit (http-limit) 409');
       }
       expect(render('{{response}}', responseContext(base, undefined, {}, undefined))).toBe('');
     }

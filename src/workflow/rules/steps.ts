@@ -43,8 +43,9 @@ export const checkSteps: WorkflowRule = (ctx) => {
     checkSecretsInRequest(ctx, step, path, earlierSensitive(ctx, steps, i));
     const respScope: TemplateScope = { record: true, response: true, outputs: outputs && new Set(outputs.keys()), steps: earlier, self: step.id, later, place: 'response' };
     for (const key of ['response', 'error_response'] as const) {
+      const where = key === 'error_response' ? { ...respScope, error: true, place: 'error_response' } : respScope;
       for (const [field, tpl] of Object.entries(step[key] ?? {})) {
-        const refs = checkTemplate(ctx, [...path, key, field], tpl, respScope);
+        const refs = checkTemplate(ctx, [...path, key, field], tpl, where);
         checkTarget(ctx, field, [...path, key, field], refs, outputs ?? new Map(), earlierSensitive(ctx, steps, i), false, tpl);
       }
     }

@@ -12,6 +12,8 @@ export interface TemplateScope {
   record: boolean;
   /** {{response}}, {{response_status}}, {{response_headers.X}} and {{outputs.X}} (response mappings). */
   response: boolean;
+  /** {{error.message}} and {{error.code}}: why the step failed (error_response mappings). */
+  error?: boolean;
   /** Outputs of the current step, for {{outputs.NAME}}; undefined when unknown (unknown preset). */
   outputs?: Set<string>;
   /** Earlier steps and their outputs, for {{steps.ID.outputs.NAME}} (undefined: outputs unknown). */
@@ -57,6 +59,12 @@ function resolve(ctx: WorkflowContext, parts: string[], scope: TemplateScope): {
       return { code: 'unknown-reference', message: `unknown variable "vars.${second}"${didYouMean(second, vars)}; skein.yaml declares: ${vars.size ? allowedList(vars) : 'no variables'}` };
     }
     if (third !== undefined) return { code: 'unknown-reference', message: `{{${parts.join('.')}}}: variable "${second}" is one value and has no "${third}"` };
+    return undefined;
+  }
+  if (head === 'error') {
+    if (!scope.error) return { code: 'reference-unavailable', message: `{{${parts.join('.')}}} is not available in ${scope.place}: {{error.*}} exists only in error_response mappings` };
+    if (second !== 'message' && second !== 'code') return { code: 'unknown-reference', message: `{{${parts.join('.')}}}: error has message and code, e.g. {{error.message}}` };
+    if (third !== undefined) return { code: 'unknown-reference', message: `{{${parts.join('.')}}}: error.${second} is one value and has no "${third}"` };
     return undefined;
   }
   if (RESPONSE_ROOTS.has(head)) {
