@@ -55,6 +55,20 @@ describe('skein records import', () => {
     expect(fs.existsSync(path.join(cwd, '.skein/state.db'))).toBe(true);
   });
 
+  it('run where there is no skein.yaml, says why custom fields are unknown once, not only per row', async () => {
+    fs.rmSync(path.join(cwd, 'workflows/skein.yaml'));
+    fs.writeFileSync(path.join(cwd, 'custom.csv'), 'username,qualys_login\na,acme_a\nb,acme_b\n');
+    const r = await skein('records', 'import', 'custom.csv');
+    expect(r.code).toBe(1);
+    const lines = r.stderr.trimEnd().split('\n');
+    expect(lines.filter((l) => l.includes('unknown field "qualys_login"'))).toHaveLength(2);
+    expect(lines.at(-1)).toBe(`hint: there is no ${path.join('workflows', 'skein.yaml')}, so only the built-in users fields are known; run from the project folder or pass --dir`);
+    // With the project's skein.yaml the same field is no mistake, and there is no hint.
+    fs.copyFileSync(path.join(FIXTURES, 'project/skein.yaml'), path.join(cwd, 'workflows/skein.yaml'));
+    const ok = await skein('records', 'import', 'custom.csv');
+    expect([ok.code, ok.stderr]).toEqual([0, '']);
+  });
+
   it('exits 0 when every row is good, and reports unchanged rows on re-import', async () => {
     fs.writeFileSync(path.join(cwd, 'ok.jsonl'), '{"username":"a","risk_score":3}\n{"username":"b","mfa_enabled":"yes"}\n');
     expect((await skein('records', 'import', 'ok.jsonl')).code).toBe(0);

@@ -26,7 +26,7 @@ Creates a workflows repository in DIR (default .):
   .github/workflows/skein.yml                  CI: skein validate and skein test
 
 Files start with a yaml-language-server schema comment pointing at
-node_modules/skein/schemas/ (install skein with npm install -D skein).
+node_modules/skein/schemas/ (install skein with npm install -D SPEC, see --package).
 Afterwards \`skein validate DIR/workflows\` and \`skein test DIR/workflows\` pass.
 
 Options:

@@ -3,7 +3,7 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { decodeUtf8Strict } from '../../workflow/source.js';
-import { resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { SkeinError } from '../../errors.js';
 import { formatFromPath, ImportParseError, importRecords, IMPORT_FORMATS, parseImport, type ImportFormat, type ParsedImport } from '../../records/import.js';
@@ -16,6 +16,7 @@ import { UsageError, type Command } from '../command.js';
 import { EXIT } from '../exit-codes.js';
 import { println, type Io } from '../io.js';
 import { loadObjectDefsForCli } from '../project-objects.js';
+import { CONFIG_FILE } from '../../workflow/project.js';
 import { fsReason } from '../../fs-util.js';
 
 /** At most this many rejected rows are printed; the rest are counted. */
@@ -85,15 +86,20 @@ interface Context {
   def: ObjectDef;
   objects: Map<string, ObjectDef>;
   location: string;
+  /** Where skein.yaml was looked for, and whether it is there (without it: built-ins only). */
+  config: { path: string; found: boolean };
 }
 
 async function context(values: Values, io: Io): Promise<Context> {
-  const objects = await loadObjectDefsForCli(resolve(io.cwd, (values.dir as string | undefined) ?? 'workflows'), { explicit: values.dir !== undefined });
+  const dir = resolve(io.cwd, (values.dir as string | undefined) ?? 'workflows');
+  const objects = await loadObjectDefsForCli(dir, { explicit: values.dir !== undefined });
+  const configPath = join(dir, CONFIG_FILE);
+  const config = { path: configPath, found: existsSync(configPath) };
   const name = (values.object as string | undefined) ?? 'users';
   const def = objects.get(name);
   if (!def) throw new UsageError(`unknown object "${name}"; objects: ${[...objects.keys()].sort().join(', ')}`);
   const location = stateLocation(values.state as string | undefined, io);
-  return { def, objects, location };
+  return { def, objects, location, config };
 }
 
 async function withStore<T>(ctx: Context, fn: (store: Store) => Promise<T>): Promise<T> {
@@ -142,6 +148,10 @@ async function runImport(args: string[], io: Io): Promise<number> {
     println(io.stderr, `${file}:${r.line}: ${r.key !== undefined ? `${ctx.def.name} "${r.key}": ` : ''}${r.reason} [rejected-row]`);
   }
   if (rejected.length > MAX_REJECTIONS_SHOWN) println(io.stderr, `... and ${rejected.length - MAX_REJECTIONS_SHOWN} more rejected rows`);
+  // Run from the wrong folder, every custom field reads as unknown: say why once, not per row.
+  if (!ctx.config.found && rejected.some((r) => r.reason.includes('unknown field'))) {
+    println(io.stderr, `hint: there is no ${relative(io.cwd, ctx.config.path)}, so only the built-in ${ctx.def.name} fields are known; run from the project folder or pass --dir`);
+  }
   println(
     io.stdout,
     `${file} -> ${ctx.def.name}: ${result.created} created, ${result.updated} updated, ${result.unchanged} unchanged, ${rejected.length} rejected`,
