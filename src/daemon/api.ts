@@ -6,6 +6,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { SkeinError } from '../errors.js';
 import type { Daemon } from './daemon.js';
+import { MAX_RUNS_LIMIT, RUN_STATUSES } from '../store/types.js';
 
 const MAX_BODY = 1024 * 1024;
 const ajv = new Ajv2020({ allErrors: false, strict: true, allowUnionTypes: true });
@@ -129,7 +130,8 @@ async function handle(daemon: Daemon, token: string | undefined, req: IncomingMe
   if (path === '/api/runs' && method === 'GET') {
     const status = url.searchParams.get('status') ?? undefined;
     const limitText = url.searchParams.get('limit') ?? '50';
-    if (!/^\d+$/.test(limitText) || Number(limitText) < 1) throw new ApiError(400, 'invalid-query', `limit must be a whole number >= 1, not "${limitText}"`);
+    if (!/^\d+$/.test(limitText) || Number(limitText) < 1 || Number(limitText) > MAX_RUNS_LIMIT) throw new ApiError(400, 'invalid-query', `limit must be a whole number from 1 to ${MAX_RUNS_LIMIT}, not "${limitText}"`);
+    if (status !== undefined && !(RUN_STATUSES as readonly string[]).includes(status)) throw new ApiError(400, 'invalid-query', `unknown status "${status}"; statuses: ${RUN_STATUSES.join(', ')}`);
     const runs = await daemon.store.listRuns({ workflow: url.searchParams.get('workflow') ?? undefined, status: status as never, limit: Number(limitText) });
     return send(res, 200, runs);
   }

@@ -2,9 +2,9 @@
 // fires schedules, consumes record events written by any process, serves the HTTP API, and shuts
 // down gracefully. Resources are released in reverse order of acquisition.
 import { knownVariables } from '../workflow/variables.js';
-import { statSync, watch, type FSWatcher } from 'node:fs';
+import { readdirSync, statSync, watch, type FSWatcher } from 'node:fs';
 import type { Server } from 'node:http';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { sortDiagnostics, type Diagnostic } from '../diagnostics.js';
 import { SkeinError } from '../errors.js';
@@ -18,6 +18,7 @@ import { openStore } from '../store/index.js';
 import type { Fields, RunRow, Store } from '../store/types.js';
 import { collectProjects, loadProject, overrideValue, projectDiagnostics, type LoadedProject } from '../workflow/project.js';
 import { applySuppressions } from '../workflow/suppress.js';
+import type { ObjectDef } from '../workflow/objects.js';
 import { createApi } from './api.js';
 import type { Logger } from './logger.js';
 import { DaemonMetrics } from './metrics.js';
@@ -46,6 +47,35 @@ export interface DaemonOptions {
 /** How often the daemon checks that it still watches the workflow directory in place. */
 const REWATCH_MS = 2000;
 
+/**
+ * Name, inode, size and mtime of every file under `dir`. fs.watch on Linux follows inodes: a file
+ * replaced by rename (git pull, sed -i, editors' atomic saves) drops out of the watch, and later
+ * edits or deletes go unseen. Comparing this every REWATCH_MS catches whatever the watcher missed.
+ */
+function treeFingerprint(dir: string): string {
+  const parts: string[] = [];
+  const walk = (d: string, depth: number): void => {
+    let entries;
+    try {
+      entries = readdirSync(d, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of entries) {
+      if (e.name.startsWith('.') || e.name === 'node_modules') continue;
+      const p = join(d, e.name);
+      if (e.isDirectory()) {
+        if (depth < 8) walk(p, depth + 1);
+        continue;
+      }
+      const st = statSync(p, { throwIfNoEntry: false });
+      if (st) parts.push(`${p}\0${st.ino}\0${st.size}\0${st.mtimeMs}`);
+    }
+  };
+  walk(dir, 0);
+  return parts.sort().join('\n');
+}
+
 export class Daemon {
   readonly log: Logger;
   store!: Store;
@@ -58,6 +88,13 @@ export class Daemon {
   private watcher?: FSWatcher;
   private watchedIno?: number;
   private watchStale = false;
+  /** The workflow directory as it was when last loaded (treeFingerprint). */
+  private loadedTree = '';
+  /**
+   * The objects the store checks records against. One map, refilled in place on reload, so a
+   * field added to skein.yaml is writable by the workflows that validate against it.
+   */
+  private readonly objects = new Map<string, ObjectDef>();
   /** The findings last logged per workflow file. */
   private readonly loggedFindings = new Map<string, string>();
   private rewatcher?: NodeJS.Timeout;
@@ -78,7 +115,7 @@ export class Daemon {
   /** Starts everything; resolves with the API's URL. */
   async start(): Promise<string> {
     this.loadWorkflows();
-    this.store = await openStore(this.opts.state, this.project.scope.objects);
+    this.store = await openStore(this.opts.state, this.objects);
     this.presence = await Presence.start(this.store, {
       role: 'daemon',
       ttlMs: this.opts.leaseTtlMs,
@@ -122,6 +159,8 @@ export class Daemon {
    * (on first load it stops the start). Runs in progress keep the definition they started with.
    */
   private loadWorkflows(): void {
+    // Taken before reading, so a change made while loading shows on the next look.
+    this.loadedTree = treeFingerprint(resolve(this.opts.cwd, this.opts.dir));
     const [group] = collectProjects([this.opts.dir], { cwd: this.opts.cwd });
     const project = loadProject(group!, { cwd: this.opts.cwd });
     const diags = applySuppressions(projectDiagnostics(project), this.opts.cwd);
@@ -165,6 +204,8 @@ export class Daemon {
       project.config = { ...project.config, variables };
     }
     this.project = project;
+    this.objects.clear();
+    for (const [name, def] of project.scope.objects) this.objects.set(name, def);
     this.diagnostics = sortDiagnostics(diags);
     this.metrics?.workflows.set({ state: 'loaded' }, project.workflows.filter((w) => w.valid).length);
     this.metrics?.workflows.set({ state: 'invalid' }, project.workflows.filter((w) => this.diagnostics.some((d) => d.file === w.file && d.severity === 'error')).length);
@@ -195,7 +236,11 @@ export class Daemon {
         // The directory itself moved away: this watcher may never report again.
         if (statSync(dir, { throwIfNoEntry: false })?.ino !== this.watchedIno) this.watchStale = true;
         clearTimeout(timer);
-        timer = setTimeout(() => void this.reload('file change'), 200);
+        timer = setTimeout(() => {
+          // Watched afresh: a file the change replaced by rename is watched by its new inode.
+          if (!this.stopping.signal.aborted) this.watch();
+          void this.reload('file change');
+        }, 200);
       });
       this.watcher.on('error', () => {
         this.watcher?.close();
@@ -209,10 +254,18 @@ export class Daemon {
     this.rewatcher ??= setInterval(() => {
       if (this.stopping.signal.aborted) return;
       const ino = statSync(dir, { throwIfNoEntry: false })?.ino;
-      if (ino === undefined || (ino === this.watchedIno && this.watcher && !this.watchStale)) return;
-      this.log.info({ dir: this.opts.dir }, 'the workflow directory was replaced; watching the new one');
-      this.watch();
-      void this.reload('workflow directory replaced');
+      if (ino === undefined) return;
+      if (ino !== this.watchedIno || !this.watcher || this.watchStale) {
+        this.log.info({ dir: this.opts.dir }, 'the workflow directory was replaced; watching the new one');
+        this.watch();
+        void this.reload('workflow directory replaced');
+        return;
+      }
+      // Files replaced by rename fall out of the watch: watch afresh, and load what changed.
+      if (treeFingerprint(dir) !== this.loadedTree) {
+        this.watch();
+        void this.reload('file change');
+      }
     }, REWATCH_MS);
     this.rewatcher.unref();
   }

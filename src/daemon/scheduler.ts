@@ -36,6 +36,8 @@ export class Scheduler {
   private readonly running = new Map<string, Promise<void>>();
   private readonly queued = new Set<string>();
   private readonly background = new Set<Promise<void>>();
+  /** Workflows whose missed ticks were looked at since start: a reload must not look again. */
+  private readonly caughtUp = new Set<string>();
   private stopped = false;
 
   constructor(private readonly deps: SchedulerDeps) {}
@@ -63,6 +65,11 @@ export class Scheduler {
       });
       due = job.nextRun();
       this.jobs.set(wf.name, job);
+      // Ticks are missed only while no daemon ran: once per workflow after start. On a reload
+      // (any file edit, SIGHUP) the daemon was up, and a tick overlap: skip dropped stays dropped;
+      // a changed pattern has no "missed" ticks from before it existed.
+      if (this.caughtUp.has(wf.name)) continue;
+      this.caughtUp.add(wf.name);
       // Catch-up runs in the background: the daemon is ready while it works through missed ticks.
       const pending = this.catchUp(wf).catch((err: unknown) => this.deps.log.error({ workflow: wf.name, err: (err as Error).message }, 'schedule catch-up failed'));
       this.background.add(pending);
@@ -112,6 +119,8 @@ export class Scheduler {
     if (current) {
       if ((wf.trigger.overlap ?? 'skip') === 'skip' || this.queued.has(wf.name)) {
         this.deps.log.info({ workflow: wf.name, tick: at.toISOString() }, 'schedule tick skipped: the previous run is still going (overlap: skip)');
+        // Dealt with: a restart must not catch it up as missed.
+        if (!catchUp) await this.deps.store.setKv(lastKey(wf.name), at.toISOString()).catch(() => undefined);
         return;
       }
       this.queued.add(wf.name);

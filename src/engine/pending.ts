@@ -18,16 +18,44 @@ export async function runPending(deps: EngineDeps, opts: PendingOptions = {}): P
   const d: EngineDeps = own ? { ...deps, runner: own } : deps;
   try {
     const out: RunSummary[] = [];
+    const consumers: Array<{ wf: WorkflowFile; kinds: Set<string> }> = [];
     for (const lw of d.project.workflows) {
       const wf = lw.def;
       if (!wf || !lw.valid || wf.enabled === false || wf.import) continue;
       const kinds = new Set(wf.trigger.on.filter((k) => k === 'created' || k === 'updated' || k === 'deleted'));
-      if (kinds.size) out.push(...(await drainWorkflow(d, wf, kinds, opts.batch ?? 5000)));
+      if (kinds.size) consumers.push({ wf, kinds });
     }
+    await startNewConsumersAtHead(d, consumers.map((c) => c.wf));
+    for (const { wf, kinds } of consumers) out.push(...(await drainWorkflow(d, wf, kinds, opts.batch ?? 5000)));
     return out;
   } finally {
     await own?.stop();
   }
+}
+
+/** Set once the outbox has had consumers: workflows that appear after that start at its head. */
+const CONSUMED_KEY = 'outbox:consumed';
+/** The claim cursor of a workflow: every event below it counts as handled by it (store cluster). */
+const cursorKey = (wf: WorkflowFile) => `event-cursor:${wf.name}:${wf.object}`;
+
+/**
+ * A workflow added once the outbox is in use (a new file, a rename) handles events from now on:
+ * replaying history would, say, create a Qualys user for every person ever imported. The
+ * workflows there at the first consumption handle everything before it (import, then
+ * run --pending). To apply a new workflow to existing records, run it with --all.
+ */
+async function startNewConsumersAtHead(deps: EngineDeps, workflows: WorkflowFile[]): Promise<void> {
+  if (!workflows.length) return;
+  const consumed = (await deps.store.getKv(CONSUMED_KEY)) !== null;
+  let head: number | undefined;
+  for (const wf of workflows) {
+    if ((await deps.store.getKv(cursorKey(wf))) !== null) continue;
+    // At the first consumption a workflow starts at the beginning: its cursor is written even
+    // so, or a workflow that found the outbox empty would later count as new.
+    head ??= consumed ? (await deps.store.lastEventId()) + 1 : 0;
+    await deps.store.setKv(cursorKey(wf), String(head));
+  }
+  if (!consumed) await deps.store.setKv(CONSUMED_KEY, new Date().toISOString());
 }
 
 /** Claims and runs batches of the workflow's events until none are left for this runner. */

@@ -79,6 +79,8 @@ export interface ReadEventsOptions {
 }
 
 export const RUN_STATUSES = ['running', 'succeeded', 'failed', 'partial', 'cancelled'] as const;
+/** The most runs one listing returns (a larger limit is bad usage, not a database error). */
+export const MAX_RUNS_LIMIT = 100_000;
 export type RunStatus = (typeof RUN_STATUSES)[number];
 export type RunRecordStatus = 'running' | 'succeeded' | 'failed' | 'skipped';
 export type StepStatus = 'pending' | 'running' | 'succeeded' | 'failed' | 'skipped' | 'unknown';

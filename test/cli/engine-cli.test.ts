@@ -184,7 +184,7 @@ steps:
     const pendingOne = await runCli(['run', '--pending', '--record', 'nobody', ...withUrl()], dir, ENV);
     expect(pendingOne.code).toBe(2);
     expect(pendingOne.stderr).toMatch(/--pending .* takes neither --record nor --all/);
-    for (const bad of [['--limit', 'abc'], ['--limit', '1.5'], ['--limit=-1'], ['--limit', '0'], ['--status', 'bogus']]) {
+    for (const bad of [['--limit', 'abc'], ['--limit', '1.5'], ['--limit=-1'], ['--limit', '0'], ['--limit', '100000000000000000000'], ['--status', 'bogus']]) {
       const x = await runCli(['runs', 'list', ...bad], dir);
       expect(x.code, bad.join(' ')).toBe(2);
       expect(x.stderr, bad.join(' ')).toMatch(/\[usage\]$/m);

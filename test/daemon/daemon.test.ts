@@ -126,7 +126,8 @@ describe('skein daemon', () => {
     // A disabled workflow is refused, as by the CLI.
     await expectError(await post('/api/workflows/qualys-activate-returning/run', { headers: JSON_TYPE, body: '{}' }), 409, 'workflow-disabled');
     // Client mistakes are 4xx, not 500.
-    for (const q of ['abc', '1.5', '0']) await expectError(await fetch(`${url}/api/runs?limit=${q}`), 400, 'invalid-query');
+    for (const q of ['abc', '1.5', '0', '100000000000000000000']) await expectError(await fetch(`${url}/api/runs?limit=${q}`), 400, 'invalid-query');
+    await expectError(await fetch(`${url}/api/runs?status=bogus`), 400, 'invalid-query');
     await expectError(await fetch(`${url}/api/runs/%ZZ`), 400, 'invalid-path');
     await expectError(await fetch(`${url}/api/records/users/%ZZ`, { method: 'PUT', headers: JSON_TYPE, body: '{}' }), 400, 'invalid-path');
     // An empty PUT would clear every field: refused, and the record is unchanged.
@@ -220,6 +221,37 @@ describe('skein daemon', () => {
     child!.kill('SIGHUP');
     await waitFor(async () => (reloads() > before ? true : undefined), 5000);
     expect(logs.filter((l) => l.includes('new-broken.yaml') && l.includes('workflow not loaded'))).toHaveLength(1);
+    child!.kill('SIGTERM');
+    expect(await exitOf(child!)).toBe(0);
+  });
+
+  it('hot reload sees files replaced by rename (git pull, sed -i), again and again, and fields added to skein.yaml', async () => {
+    const url = await startDaemon();
+    const get = async () => (await (await fetch(`${url}/api/workflows`)).json()) as Array<{ name: string | null; next_fire: string | null; trigger: { schedule?: string } | null }>;
+    const file = join(dir, 'workflows', 'yearly.yaml');
+    // As git and sed -i write: a new file renamed over the old one.
+    const replace = (path: string, text: string) => {
+      writeFileSync(`${path}.tmp`, text);
+      renameSync(`${path}.tmp`, path);
+    };
+    const yearly = (day: number) => `version: 1\nname: yearly\nobject: users\ntrigger: { on: [schedule], schedule: "0 0 ${day} 1 *" }\nrules: { field: username, equals: nobody }\nsteps: [{ id: s, preset: qualys.list_users, credentials: qualys }]\n`;
+    replace(file, yearly(1));
+    for (const day of [2, 3, 4]) {
+      replace(file, yearly(day));
+      await waitFor(async () => ((await get()).find((w) => w.name === 'yearly')?.trigger?.schedule === `0 0 ${day} 1 *` ? true : undefined), 6000);
+    }
+    rmSync(file);
+    await waitFor(async () => ((await get()).some((w) => w.name === 'yearly') ? undefined : true), 6000);
+    // A field added to skein.yaml is writable at once by the workflow that maps it.
+    const config = join(dir, 'workflows', 'skein.yaml');
+    replace(config, readFileSync(config, 'utf8').replace('      qualys_error: {', '      review_note: { type: string }\n      qualys_error: {'));
+    replace(join(dir, 'workflows', 'note.yaml'), 'version: 1\nname: note\nobject: users\ntrigger: { on: [manual] }\nsteps: [{ id: s, preset: qualys.list_users, credentials: qualys, response: { review_note: seen } }]\n');
+    await waitFor(async () => ((await get()).some((w) => w.name === 'note') ? true : undefined), 6000);
+    await cli('records', 'set', 'u1', 'email=u1@corp.test');
+    const run = await fetch(`${url}/api/workflows/note/run`, { method: 'POST', headers: JSON_TYPE, body: JSON.stringify({ records: ['u1'] }) });
+    expect(run.status).toBe(200);
+    expect(((await run.json()) as { status: string }).status).toBe('succeeded');
+    expect(((await (await fetch(`${url}/api/records/users/u1`)).json()) as Record<string, string>).review_note).toBe('seen');
     child!.kill('SIGTERM');
     expect(await exitOf(child!)).toBe(0);
   });

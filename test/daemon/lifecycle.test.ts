@@ -95,6 +95,21 @@ describe('daemon lifecycle', () => {
     expect(err).toMatch(/^skein daemon: cannot listen on 127\.0\.0\.1:\d+ \(EADDRINUSE\); choose another --listen \[daemon-listen\]\n$/);
   });
 
+  it('a SIGHUP while it starts (a deploy hook) reloads once it is up, instead of killing it', async () => {
+    const daemon = spawnSkein(['daemon', '--sandbox', '--listen', '127.0.0.1:0', '--state', 's.db']);
+    const logs: string[] = [];
+    createInterface({ input: daemon.stdout! }).on('line', (l) => {
+      logs.push(l);
+      // Logged before the daemon opens its store and starts its schedules.
+      if (l.includes('Qualys sandbox started in-process')) daemon.kill('SIGHUP');
+    });
+    await lineMatching(daemon, 'stderr', /listening on (http:\/\/\S+)/);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(logs.some((l) => l.includes('"msg":"workflows reloaded"') && l.includes('"reason":"SIGHUP"'))).toBe(true);
+    daemon.kill('SIGTERM');
+    expect(await exitCode(daemon)).toBe(0);
+  });
+
   it('catches up missed ticks after a restart: all of them, from the stored last fire time', async () => {
     writeFileSync(
       join(dir, 'workflows', 'minutely.yaml'),

@@ -80,6 +80,45 @@ describe('catch-up after downtime', () => {
   });
 });
 
+describe('reloads', () => {
+  it('catch up once per start: a reload (a changed pattern, any file edit) runs no missed ticks', async () => {
+    await setup();
+    const now = new Date(Math.floor(Date.now() / 60_000) * 60_000 + 30_000);
+    await store!.setKv('schedule:tick:last', new Date(now.getTime() - 5 * 60_000 - 1000).toISOString());
+    const fired: Tick[] = [];
+    scheduler = new Scheduler({ store: store!, log: quiet, fire: async (t) => void fired.push(t), now: () => now });
+    await scheduler.plan([wf({ catch_up: 'all' })]);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(fired.filter((t) => t.catchUp)).toHaveLength(5);
+    // The stored last fire time goes back, as a skipped tick would have left it before: a reload
+    // still catches nothing up, with the same pattern or a new one.
+    await store!.setKv('schedule:tick:last', new Date(now.getTime() - 5 * 60_000 - 1000).toISOString());
+    await scheduler.plan([wf({ catch_up: 'all' })]);
+    await scheduler.plan([wf({ catch_up: 'all', schedule: '*/2 * * * *' })]);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(fired.filter((t) => t.catchUp)).toHaveLength(5);
+  });
+
+  it('a tick skipped for overlap counts as dealt with: the next start does not catch it up', async () => {
+    await setup();
+    const fired: Tick[] = [];
+    scheduler = new Scheduler({
+      store: store!,
+      log: quiet,
+      fire: async (t) => {
+        fired.push(t);
+        await new Promise((r) => setTimeout(r, 2200));
+      },
+    });
+    await scheduler.plan([wf({ schedule: '* * * * * *', overlap: 'skip', catch_up: 'all' })]);
+    await new Promise((r) => setTimeout(r, 1900));
+    const last = Date.parse((await store!.getKv('schedule:tick:last'))!);
+    // The first run is still going, and the ticks after it were skipped: last moved past it.
+    expect(fired).toHaveLength(1);
+    expect(last).toBeGreaterThan(fired[0]!.at.getTime());
+  });
+});
+
 describe('seconds-level schedules', () => {
   it('fires on time and never overlaps itself (overlap: skip)', async () => {
     await setup();

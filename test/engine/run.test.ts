@@ -137,6 +137,23 @@ describe('activate, deactivate, edit, change password', () => {
     expect(second.find((s) => s.workflow === 'qualys-activate-returning')).toBeUndefined();
   });
 
+  it('a workflow added once the outbox is in use handles events from then on, not the history', async () => {
+    const late = 'version: 1\nname: late-titles\nobject: users\ntrigger: { on: [created, updated] }\nrules: { field: title, equals: Manager }\nsteps: [{ id: s, preset: qualys.activate_user, credentials: qualys, params: { login: "{{qualys_login}}" } }]\n';
+    h = await harness({ extra: { 'late-titles.yaml': late } });
+    const without = { ...h.deps, project: { ...h.project, workflows: h.project.workflows.filter((w) => w.def?.name !== 'late-titles') } };
+    // An empty outbox at the first consumption still counts: the workflows there start at 0.
+    await runPending(without);
+    await h.store.upsertMany('users', [person('old.boss', { title: 'Manager', status: 'Leaver' })]);
+    await runPending(without);
+    // late-titles appears now: old.boss's event happened before it existed.
+    expect((await runPending(h.deps)).find((s) => s.workflow === 'late-titles')).toBeUndefined();
+    await h.store.upsertMany('users', [person('new.boss', { title: 'Manager', status: 'Leaver' })]);
+    const after = (await runPending(h.deps)).filter((s) => s.workflow === 'late-titles');
+    expect(after).toHaveLength(1);
+    expect(after[0]).toMatchObject({ matched: 1 });
+    expect((await h.store.getRun(after[0]!.runId))!.records.map((r) => r.key)).toEqual(['new.boss']);
+  });
+
   it('changes a password and keeps it only in the sensitive field', async () => {
     h = await harness();
     const u = h.sandbox.addUser({ role: 'scanner', first_name: 'Pat', last_name: 'Word', email: 'pw@corp.test', status: 'Active' });

@@ -110,32 +110,42 @@ export const daemonCommand: Command = {
     const claimBatch = values['claim-batch'] === undefined ? undefined : Number(values['claim-batch']);
     if (claimBatch !== undefined && !(Number.isInteger(claimBatch) && claimBatch >= 1)) throw new UsageError(`--claim-batch takes a whole number >= 1, found "${values['claim-batch']}"`);
     const daemon = new Daemon({ dir: values.dir!, cwd: io.cwd, state, host, port, env, log, vars, pollMs: ms(values.poll!, '--poll'), apiToken: token, leaseTtlMs, claimBatch });
+    // The handlers go in before the daemon starts: a SIGHUP from a deploy hook or a SIGTERM from a
+    // supervisor may come while it opens the store, and without a handler either kills it
+    // undrained (SIGHUP's default is to exit). They wait for the start to end.
+    let started = false;
+    let reloadAfterStart = false;
+    let signals = 0;
+    let onStop!: (sig: string) => void;
+    const stopRequested = new Promise<string>((resolve) => (onStop = resolve));
+    const onSignal = (sig: string) => {
+      signals++;
+      if (signals > 1) {
+        log.warn({ signal: sig }, 'second signal: exiting at once');
+        process.exit(EXIT.FAILED);
+      }
+      onStop(sig);
+    };
+    const onHup = () => (started ? void daemon.reload('SIGHUP') : (reloadAfterStart = true));
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+    process.on('SIGHUP', onHup);
     let url: string;
     try {
       url = await daemon.start();
     } catch (err) {
+      process.off('SIGTERM', onSignal);
+      process.off('SIGINT', onSignal);
+      process.off('SIGHUP', onHup);
       await sandbox?.stop();
       throw err;
     }
-    // The handlers go in before "listening" is printed: whoever waits for that line may signal at
-    // once, and a SIGTERM that arrives before a handler exists kills the process undrained.
-    const clean = new Promise<boolean>((resolve) => {
-      let signals = 0;
-      const onSignal = (sig: string) => {
-        signals++;
-        if (signals > 1) {
-          log.warn({ signal: sig }, 'second signal: exiting at once');
-          process.exit(EXIT.FAILED);
-        }
-        log.info({ signal: sig, timeout_ms: shutdownMs }, 'shutting down: finishing in-flight steps');
-        void daemon.stop(shutdownMs).then(resolve);
-      };
-      process.on('SIGTERM', onSignal);
-      process.on('SIGINT', onSignal);
-      process.on('SIGHUP', () => void daemon.reload('SIGHUP'));
-    });
+    started = true;
+    if (reloadAfterStart) void daemon.reload('SIGHUP');
     io.stderr.write(`skein daemon listening on ${url}\n`);
-    const drained = await clean;
+    const sig = await stopRequested;
+    log.info({ signal: sig, timeout_ms: shutdownMs }, 'shutting down: finishing in-flight steps');
+    const drained = await daemon.stop(shutdownMs);
     await sandbox?.stop();
     return drained ? EXIT.OK : EXIT.FAILED;
   },

@@ -1,7 +1,7 @@
 // `skein runs list|show`: the run history, for audits and for finding why a record failed.
 import { parseArgs } from 'node:util';
 import { SkeinError } from '../../errors.js';
-import { RUN_STATUSES, type RunDetail, type RunRow, type RunStatus } from '../../store/types.js';
+import { MAX_RUNS_LIMIT, RUN_STATUSES, type RunDetail, type RunRow, type RunStatus } from '../../store/types.js';
 import { UsageError, type Command } from '../command.js';
 import { EXIT } from '../exit-codes.js';
 import { println } from '../io.js';
@@ -181,7 +181,7 @@ export const runsCommand: Command = {
       if (sub === 'list') {
         if (positionals.length) throw new UsageError('runs list takes no arguments');
         const limit = Number(values.limit);
-        if (!/^\d+$/.test(values.limit!) || limit < 1) throw new UsageError(`--limit takes a whole number >= 1, not "${values.limit}"`);
+        if (!/^\d+$/.test(values.limit!) || limit < 1 || limit > MAX_RUNS_LIMIT) throw new UsageError(`--limit takes a whole number from 1 to ${MAX_RUNS_LIMIT}, not "${values.limit}"`);
         if (values.status !== undefined && !RUN_STATUSES.includes(values.status as RunStatus)) {
           throw new UsageError(`unknown status "${values.status}"; statuses: ${RUN_STATUSES.join(', ')}`);
         }
