@@ -91,28 +91,15 @@ export const daemonCommand: Command = {
       if (i <= 0) throw new UsageError(`--var takes NAME=VALUE, found "${pair}"`);
       vars[pair.slice(0, i)] = pair.slice(i + 1);
     }
-    let sandbox: { stop(): Promise<void> } | undefined;
-    if (values.sandbox) {
-      const { QualysSandbox } = await import('../../sandbox/index.js');
-      const sb = new QualysSandbox({ users: 5, seed: 1 });
-      const { url } = await sb.start({ port: 0, host: '127.0.0.1' });
-      const [account] = sb.accounts;
-      vars.qualys_api_url = url;
-      // Point every credential's env variables at the sandbox account.
-      env.QUALYS_USERNAME = account!.username;
-      env.QUALYS_PASSWORD = account!.password;
-      sandbox = sb;
-      log.info({ sandbox: url, account: account!.username }, 'Qualys sandbox started in-process');
-    }
     const state = stateLocation(values.state, io);
     const leaseTtlMs = ms(values['lease-ttl']!, '--lease-ttl');
     if (leaseTtlMs < 300) throw new UsageError('--lease-ttl must be at least 300ms');
     const claimBatch = values['claim-batch'] === undefined ? undefined : Number(values['claim-batch']);
     if (claimBatch !== undefined && !(Number.isInteger(claimBatch) && claimBatch >= 1)) throw new UsageError(`--claim-batch takes a whole number >= 1, found "${values['claim-batch']}"`);
-    const daemon = new Daemon({ dir: values.dir!, cwd: io.cwd, state, host, port, env, log, vars, pollMs: ms(values.poll!, '--poll'), apiToken: token, leaseTtlMs, claimBatch });
-    // The handlers go in before the daemon starts: a SIGHUP from a deploy hook or a SIGTERM from a
-    // supervisor may come while it opens the store, and without a handler either kills it
+    // The handlers go in before anything starts: a SIGHUP from a deploy hook or a SIGTERM from a
+    // supervisor may come while the store opens, and without a handler either kills the process
     // undrained (SIGHUP's default is to exit). They wait for the start to end.
+    let daemon: Daemon | undefined;
     let started = false;
     let reloadAfterStart = false;
     let signals = 0;
@@ -126,17 +113,37 @@ export const daemonCommand: Command = {
       }
       onStop(sig);
     };
-    const onHup = () => (started ? void daemon.reload('SIGHUP') : (reloadAfterStart = true));
+    const onHup = () => (started ? void daemon!.reload('SIGHUP') : (reloadAfterStart = true));
+    const removeHandlers = () => {
+      process.off('SIGTERM', onSignal);
+      process.off('SIGINT', onSignal);
+      process.off('SIGHUP', onHup);
+    };
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
     process.on('SIGHUP', onHup);
+    let sandbox: { stop(): Promise<void> } | undefined;
+    if (values.sandbox) {
+      const { QualysSandbox } = await import('../../sandbox/index.js');
+      const sb = new QualysSandbox({ users: 5, seed: 1 });
+      const { url } = await sb.start({ port: 0, host: '127.0.0.1' }).catch((err: unknown) => {
+        removeHandlers();
+        throw err;
+      });
+      const [account] = sb.accounts;
+      vars.qualys_api_url = url;
+      // Point every credential's env variables at the sandbox account.
+      env.QUALYS_USERNAME = account!.username;
+      env.QUALYS_PASSWORD = account!.password;
+      sandbox = sb;
+      log.info({ sandbox: url, account: account!.username }, 'Qualys sandbox started in-process');
+    }
+    daemon = new Daemon({ dir: values.dir!, cwd: io.cwd, state, host, port, env, log, vars, pollMs: ms(values.poll!, '--poll'), apiToken: token, leaseTtlMs, claimBatch });
     let url: string;
     try {
       url = await daemon.start();
     } catch (err) {
-      process.off('SIGTERM', onSignal);
-      process.off('SIGINT', onSignal);
-      process.off('SIGHUP', onHup);
+      removeHandlers();
       await sandbox?.stop();
       throw err;
     }
