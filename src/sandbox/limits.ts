@@ -112,6 +112,33 @@ export class LimitTracker {
     return headers(limit, c.rate ? c.rate.windowSec : UNLIMITED_WINDOW_SEC, limit, 0, c.concurrency ?? UNLIMITED, 1);
   }
 
+  /**
+   * Headers of a subscription's script budget as it stands, without taking a call from it: for
+   * answers that never reach admission but whose caller is known (a wrong password, an inactive
+   * or pending account). A client that throttles from them must see the real budget.
+   */
+  peekHeaders(subscription: string, script: string): LimitHeaders {
+    const c = this.configFor(subscription);
+    const st = this.keys.get(subscription + '\u0000' + script);
+    const rate = c.rate ?? null;
+    const now = this.now();
+    let inWindow = 0;
+    let oldest: number | undefined;
+    if (rate && st) {
+      const cutoff = now - rate.windowSec * 1000;
+      for (let i = st.head; i < st.stamps.length; i++) {
+        const t = st.stamps[i] as number;
+        if (t <= cutoff) continue;
+        oldest ??= t;
+        inWindow++;
+      }
+    }
+    const limit = rate ? rate.calls : UNLIMITED;
+    // A spent budget says how long until the oldest call in the window leaves it, as a block does.
+    const toWait = rate && inWindow >= rate.calls && oldest !== undefined ? Math.max(1, Math.ceil((oldest + rate.windowSec * 1000 - now) / 1000)) : 0;
+    return headers(limit, rate ? rate.windowSec : UNLIMITED_WINDOW_SEC, Math.max(0, limit - inWindow), toWait, c.concurrency ?? UNLIMITED, (st?.running ?? 0) + 1);
+  }
+
   /** Checks concurrency, then rate. On success the caller must call `release()` exactly once. */
   admit(subscription: string, script: string): Admission {
     const key = subscription + '\u0000' + script;

@@ -154,7 +154,10 @@ export class SandboxHttpServer {
     if (!auth.ok) {
       // A 401 carries its Basic challenge (RFC 7235), so clients that wait for one send credentials.
       const challenge: Record<string, string> = auth.httpStatus === 401 ? { 'WWW-Authenticate': 'Basic realm="Qualys API"' } : {};
-      send(res, auth.httpStatus, genericReturn(stampFor(auth.username), 'FAILED', auth.code, auth.text), { ...rt.limits.idleHeaders(), ...challenge });
+      // A known login's subscription has a budget of its own: its headers, not the sandbox-wide ones.
+      const known = auth.username ? directory.byLogin(auth.username) : undefined;
+      const limitHeaders = known ? rt.limits.peekHeaders(known.subscription, script.name) : rt.limits.idleHeaders();
+      send(res, auth.httpStatus, genericReturn(stampFor(auth.username), 'FAILED', auth.code, auth.text), { ...limitHeaders, ...challenge });
       return;
     }
     const caller = auth.user;

@@ -59,7 +59,8 @@ export function parseFlag(params: Params, name: string, fallback: boolean): bool
 }
 
 function checkValue(spec: FieldSpec, value: string, sub: SubscriptionDirectory): void {
-  if (spec.max !== undefined && value.length > spec.max) throw invalid(spec.param, value, `max ${spec.max} characters`);
+  // Characters, not UTF-16 units: an emoji is one character of the reference's limits.
+  if (spec.max !== undefined && value.length > spec.max && [...value].length > spec.max) throw invalid(spec.param, value, `max ${spec.max} characters`);
   if (spec.param === 'email' && value !== '' && !EMAIL.test(value)) throw invalid('email', value);
   if (spec.param === 'country' && value !== '' && !COUNTRIES.has(value)) throw invalid('country', value);
   if (spec.param === 'asset_groups') {
@@ -84,8 +85,11 @@ function resolveState(country: string, given: string | undefined, previous: stri
   return state;
 }
 
+/** Reference §4: asset groups only for Scanner, Reader and Contact (an Administrator sees all). */
+const ROLES_WITH_ASSET_GROUPS: ReadonlySet<UserRole> = new Set<UserRole>(['scanner', 'reader', 'contact']);
+
 function assetGroupsCombination(role: UserRole, groups: readonly string[], raw: string): void {
-  if ((role === 'manager' || role === 'unit_manager') && groups.length > 0) {
+  if (!ROLES_WITH_ASSET_GROUPS.has(role) && groups.length > 0) {
     throw combination([
       ['user_role', role],
       ['asset_groups', raw],
@@ -183,7 +187,8 @@ export function parseEditPatch(params: Params, target: SandboxUser, sub: Subscri
     const value = params.get(spec.param);
     if (value === undefined || spec.param === 'state') continue;
     // Clearing a field that add requires would leave the user invalid (sandbox choice: refuse).
-    if (value === '' && REQUIRED_ON_ADD.has(spec.param)) throw invalid(spec.param, value, 'required field cannot be cleared');
+    // Blank as add sees it: spaces alone are no value either.
+    if (value.trim() === '' && REQUIRED_ON_ADD.has(spec.param)) throw invalid(spec.param, value, 'required field cannot be cleared');
     checkValue(spec, value, sub);
     if (spec.param === 'asset_groups') {
       const groups = splitList(value);

@@ -66,6 +66,18 @@ describe('API limits', () => {
     expect(sandbox.stats().byScript['user.php']).toMatchObject({ requests: 4, blocked409: 1 });
   });
 
+  it('a known caller refused at login (wrong password) sees its budget as it stands, not a full one', async () => {
+    const now = Date.UTC(2025, 0, 1, 12, 0, 0);
+    const { url } = await startSandbox({ limits: { rate: { calls: 2, windowSec: 600 } }, now: () => now });
+    for (let i = 0; i < 2; i++) expect((await call(url, 'user_list.php')).status).toBe(200);
+    const denied = await call(url, 'user_list.php', {}, { password: 'wrong' });
+    expect(denied.status).toBe(401);
+    expect(limitHeaders(denied.headers)).toMatchObject({ 'x-ratelimit-limit': '2', 'x-ratelimit-remaining': '0', 'x-ratelimit-towait-sec': '600' });
+    // Another script's budget is its own; an unknown login gets the sandbox-wide headers.
+    expect((await call(url, 'user.php', { action: 'nope' }, { password: 'wrong' })).headers.get('x-ratelimit-remaining')).toBe('2');
+    expect((await call(url, 'user_list.php', {}, { user: 'nobody' })).headers.get('x-ratelimit-remaining')).toBe('2');
+  });
+
   it('a rate switched on at run time starts with an empty window', async () => {
     const { sandbox, url } = await startSandbox({ limits: { rate: { calls: 5, windowSec: 60 } } });
     expect((await call(url, 'user_list.php')).status).toBe(200);

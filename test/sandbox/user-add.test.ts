@@ -110,6 +110,7 @@ describe('user.php action=add', () => {
     ['ISO country code', { country: 'US' }, '1905', 'parameter country has invalid value: US'],
     ['state of another country', { state: 'Ontario' }, '1905', 'parameter state has invalid value: Ontario'],
     ['bad email', { email: 'not-an-email' }, '1905', 'parameter email has invalid value: not-an-email'],
+    ['first_name over 50 characters (emoji count as one)', { first_name: '\u{1F600}'.repeat(51) }, '1905', `parameter first_name has invalid value: ${'\u{1F600}'.repeat(51)} (max 50 characters)`],
     ['first_name over 50', { first_name: 'x'.repeat(51) }, '1905', `parameter first_name has invalid value: ${'x'.repeat(51)} (max 50 characters)`],
     ['title over 100', { title: 't'.repeat(101) }, '1905', `parameter title has invalid value: ${'t'.repeat(101)} (max 100 characters)`],
     ['send_email not 0/1', { send_email: 'yes' }, '1905', 'parameter send_email has invalid value: yes'],
@@ -117,10 +118,16 @@ describe('user.php action=add', () => {
     ['contact with send_email', { user_role: 'contact', send_email: '0' }, '1907', 'The following combination of key=value pairs is not supported: user_role=contact, send_email=0'],
     ['asset groups for a manager', { user_role: 'manager', asset_groups: 'New York' }, '1907', 'The following combination of key=value pairs is not supported: user_role=manager, asset_groups=New York'],
     ['asset groups for a unit manager', { user_role: 'unit_manager', business_unit: 'Engineering', asset_groups: 'London' }, '1907', 'The following combination of key=value pairs is not supported: user_role=unit_manager, asset_groups=London'],
+    ['asset groups for an administrator (scanner, reader and contact only)', { user_role: 'administrator', asset_groups: 'New York' }, '1907', 'The following combination of key=value pairs is not supported: user_role=administrator, asset_groups=New York'],
     ['manager in a custom unit', { user_role: 'manager', business_unit: 'Finance' }, '1907', 'The following combination of key=value pairs is not supported: user_role=manager, business_unit=Finance'],
     ['unit manager in Unassigned', { user_role: 'unit_manager' }, '1905', 'parameter business_unit has invalid value: Unassigned (a unit manager needs a custom business unit)'],
     ['unknown unit for a scanner', { business_unit: 'Mars Base' }, '1905', 'parameter business_unit has invalid value: Mars Base (unknown business unit)'],
   ];
+  it('counts characters, not UTF-16 units: 30 emoji are a valid 50-character name', async () => {
+    const { url } = await startSandbox();
+    expect(ret(await call(url, 'user.php', addParams({ first_name: '\u{1F600}'.repeat(30) }))).status).toBe('SUCCESS');
+  });
+
   it.each(cases)('rejects: %s', async (_name, overrides, code, message) => {
     const { sandbox, url } = await startSandbox();
     const before = sandbox.users().length;

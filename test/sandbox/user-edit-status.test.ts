@@ -34,6 +34,7 @@ describe('user.php action=edit', () => {
     ['business_unit cannot be edited', { business_unit: 'Finance' }, '1901', 'Unrecognized parameter(s): business_unit'],
     ['send_email is not an edit parameter', { send_email: '0' }, '1901', 'Unrecognized parameter(s): send_email'],
     ['required fields cannot be cleared', { first_name: '' }, '1905', 'parameter first_name has invalid value:  (required field cannot be cleared)'],
+    ['nor blanked with spaces, as add sees them', { title: '   ' }, '1905', 'parameter title has invalid value:     (required field cannot be cleared)'],
     ['lengths apply on edit', { city: 'c'.repeat(51) }, '1905', `parameter city has invalid value: ${'c'.repeat(51)} (max 50 characters)`],
   ];
   it.each(cases)('rejects: %s', async (_name, extra, code, message) => {
