@@ -31,10 +31,14 @@ const PREDEFINED: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '
 /** Decodes only the predefined XML entities and numeric references: no DTD entity expansion. */
 export function decodeEntities(s: string): string {
   if (!s.includes('&')) return s;
-  return s.replace(/&(#x[0-9a-fA-F]+|#\d+|amp|lt|gt|quot|apos);/g, (_m, e: string) => {
+  return s.replace(/&(#x[0-9a-fA-F]+|#\d+|[A-Za-z_][\w.-]*);/g, (_m, e: string) => {
     if (e.startsWith('#x')) return String.fromCodePoint(parseInt(e.slice(2), 16));
     if (e.startsWith('#')) return String.fromCodePoint(parseInt(e.slice(1), 10));
-    return PREDEFINED[e]!;
+    // Entities are never expanded: a name XML does not predefine would otherwise be stored as
+    // its literal text (a login of "&lol9;").
+    const known = PREDEFINED[e];
+    if (known === undefined) throw new Error(`undefined entity &${e}; (entities are not expanded)`);
+    return known;
   });
 }
 
@@ -91,6 +95,9 @@ function cdataAsText(body: string): string {
 
 /** The reference path: fast-xml-parser's validator, then its parser (also used to test the fast path). */
 export function parseXmlFully(body: string): unknown {
+  // An internal DTD subset declares entities: the classic entity bomb and external-entity (XXE)
+  // tricks. No vendor answer needs one.
+  if (/<!DOCTYPE[^>[]*\[|<!ENTITY/.test(body)) throw new Error('the answer declares its own DTD entities (<!DOCTYPE ... [ <!ENTITY ...>]); refused: entities are not expanded');
   const { parser, validator } = fullXmlParser();
   const valid = validator.validate(body);
   if (valid !== true) throw new Error(`malformed XML at line ${valid.err.line}, column ${valid.err.col}: ${valid.err.msg}`);

@@ -143,7 +143,17 @@ async function execute(step: Step, preset: Preset | undefined, context: Record<s
       // The transport's own code (a timeout, a reset) is kept: it tells a slow vendor from a proxy.
       const t = err.transport;
       const sent = `after the request was sent${t ? ` (${t.code})` : ''}`;
-      const doubt = err.kind === 'maybe-sent' ? `${t?.timeout ? 'the call timed out' : 'the connection failed'} ${sent}` : serverError ? `${vendorName(def)} answered HTTP ${err.status}${detail}` : undefined;
+      // An accepted call whose answer was too large to read may well have run (and its login or
+      // password is in the part not read), as with an unreadable one.
+      const unread = err.kind === 'body-too-large' && (err.status ?? 0) < 400 && !built.idempotent;
+      const doubt =
+        err.kind === 'maybe-sent'
+          ? `${t?.timeout ? 'the call timed out' : 'the connection failed'} ${sent}`
+          : serverError
+            ? `${vendorName(def)} answered HTTP ${err.status}${detail}`
+            : unread
+              ? `${err.message}, so the answer was not read`
+              : undefined;
       return {
         outcome: doubt ? 'unknown' : 'failed',
         request: built.shown,

@@ -89,4 +89,13 @@ describe('answers from in front of the vendor', () => {
     const none = await run('qualys.change_password', { user_logins: 'gone1', email: false }, warning(0));
     expect(none).toMatchObject({ outcome: 'failed', errorCode: 'vendor-failed' });
   });
+
+  it('an accepted create whose answer is too large to read is in doubt, not failed; an idempotent call fails', async () => {
+    const huge = (_h: unknown, _q: unknown, res: import('node:http').ServerResponse) => res.end(`<USER_OUTPUT><RETURN status="SUCCESS"><MESSAGE>${'x'.repeat(6 * 1024 * 1024)}</MESSAGE></RETURN></USER_OUTPUT>`);
+    const create = await run('qualys.create_user', CREATE, huge);
+    expect(create).toMatchObject({ outcome: 'unknown', errorCode: 'http-body-too-large', attempts: 1 });
+    expect(create.error).toMatch(/^outcome unknown: POST http:\/\/127\.0\.0\.1:\d+\/msp\/user\.php: response body exceeds \d+ bytes \(HTTP 200\), so the answer was not read, and POST user\.php is not safe to repeat/);
+    const deactivate = await run('qualys.deactivate_user', { login: 'x1' }, huge);
+    expect(deactivate).toMatchObject({ outcome: 'failed', errorCode: 'http-body-too-large' });
+  });
 });
