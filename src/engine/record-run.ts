@@ -130,7 +130,8 @@ export async function processRecord(deps: EngineDeps, s: RunScope, c: Candidate)
         error = d.status === 'succeeded' || !d.error
           ? `response mapping not applied: ${message}`
           : `${d.error}; error_response mapping not applied: ${message}`;
-        status = d.status === 'succeeded' ? 'failed' : d.status;
+        status = d.status === 'succeeded' ? mappingLost(d.repeatable) : d.status;
+        if (status === 'unknown') error += `; ${TOOK_EFFECT}`;
       }
       d.count(status, error, +1);
       await store.commit([...pending, { op: 'recordStep', runId: s.runId, recordKey: c.key, step: { status, error, ...d.row } }, ...(extra?.() ?? [])], { lazy });
@@ -248,10 +249,11 @@ export async function processRecord(deps: EngineDeps, s: RunScope, c: Candidate)
         patch = {};
       }
     }
+    const lost = mappingError !== undefined && exec.outcome === 'succeeded' ? mappingLost(s.idempotent[i]!) : undefined;
     done = {
       repeatable: s.idempotent[i]!,
-      status: mappingError ? 'failed' : exec.outcome,
-      error: mappingError ?? exec.error,
+      status: lost ?? (mappingError ? 'failed' : exec.outcome),
+      error: mappingError ? (lost === 'unknown' ? `${mappingError}; ${TOOK_EFFECT}` : mappingError) : exec.error,
       write: Object.keys(patch).length && c.record ? { op: 'setFields', object: s.wf.object, key: c.key, patch, opts: { source: `workflow:${s.wf.name}` } } : undefined,
       row: {
         step_id: step.id,
@@ -286,6 +288,15 @@ export async function processRecord(deps: EngineDeps, s: RunScope, c: Candidate)
   // Handled here so a failure is not "unhandled" before the run awaits it (it still rejects there).
   end.then(() => s.ending.delete(end), () => undefined);
 }
+
+/**
+ * The status of a step whose call succeeded but whose response mapping could not be applied. A
+ * call safe to repeat fails and the next run sends it again. One that is not (create_user) took
+ * effect: "failed" would create the user a second time, so it is in doubt, and the next run looks
+ * it up (reconciles) instead of sending it.
+ */
+const mappingLost = (repeatable: boolean): StepStatus => (repeatable ? 'failed' : 'unknown');
+const TOOK_EFFECT = 'the call took effect, so the next run looks it up instead of sending it again';
 
 /** Store errors that mean "this mapping is refused", not "the store failed". */
 const MAPPING_REFUSALS: ReadonlySet<string> = new Set(['invalid-field', 'record-not-found']);

@@ -146,6 +146,47 @@ steps:
     expect(run!.records[0]!.steps[0]).toMatchObject({ status: 'failed', http_status: 200 });
   });
 
+  it('a refused mapping after a create that took effect leaves it in doubt: the next run looks the user up, never creates a second', async () => {
+    h = await harness({
+      extra: {
+        'bad-create-map.yaml': `version: 1
+name: bad-create-map
+object: users
+trigger: { on: [manual] }
+rules: { field: qualys_login, is_empty: true }
+steps:
+  - id: create
+    preset: qualys.create_user
+    credentials: qualys
+    params:
+      user_role: scanner
+      business_unit: Unassigned
+      first_name: "{{first_name}}"
+      last_name: "{{last_name}}"
+      title: "{{title}}"
+      phone: "{{phone}}"
+      email: "{{email}}"
+      address1: "{{address1}}"
+      city: "{{city}}"
+      country: "{{country}}"
+      send_email: true
+    response:
+      qualys_login: "{{outputs.login}}"
+      start_date: "{{outputs.message}}"
+`,
+      },
+    });
+    await h.store.upsertMany('users', [person('c.d', { address1: '1 Main St', city: 'Berlin', country: 'Germany' })]);
+    const before = h.sandbox.users().length;
+    const first = await runWorkflow(h.deps, h.workflow('bad-create-map'), { trigger: 'manual' });
+    expect(first.steps.create).toMatchObject({ succeeded: 0, failed: 0, unknown: 1 });
+    expect(first.failures[0]!.error).toMatch(/response mapping not applied: .*start_date.*; the call took effect, so the next run looks it up/);
+    expect(h.sandbox.users()).toHaveLength(before + 1);
+    // The next run reconciles (finds the user by email) and sends nothing.
+    await runWorkflow(h.deps, h.workflow('bad-create-map'), { trigger: 'manual' });
+    expect(h.sandbox.users()).toHaveLength(before + 1);
+  });
+
   it('a refused error_response mapping keeps the step\'s own failure reason in front', async () => {
     h = await harness({
       extra: {
