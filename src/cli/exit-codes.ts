@@ -6,4 +6,6 @@ export const EXIT = {
   FAILED: 1,
   /** Bad usage: unknown command or flag, missing argument, unreadable path. */
   USAGE: 2,
+  /** `skein run` stopped by Ctrl-C or SIGTERM (128 + SIGINT, as shells report it). */
+  SIGNAL: 130,
 } as const;

@@ -4,9 +4,10 @@ import type { Io } from './io.js';
 export function progressBar(io: Io, label: string): { update(done: number, total: number): void; end(): void } {
   const tty = io.stderr.isTTY === true;
   let last = 0;
+  let ended = false;
   return {
     update(done, total) {
-      if (!tty || total < 50) return;
+      if (!tty || ended || total < 50) return;
       const now = Date.now();
       if (now - last < 100 && done < total) return;
       last = now;
@@ -15,7 +16,8 @@ export function progressBar(io: Io, label: string): { update(done: number, total
       io.stderr.write(`\r${label} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${total}`);
     },
     end() {
-      if (tty && last) io.stderr.write('\n');
+      if (tty && last && !ended) io.stderr.write('\n');
+      ended = true;
     },
   };
 }

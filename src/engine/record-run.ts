@@ -11,7 +11,7 @@ import { addSensitiveValues, recordContext, responseContext, type StepResult } f
 import type { ResolvedCredential } from './credentials.js';
 import { reconcileStep } from './reconcile.js';
 import { renderParams } from './request.js';
-import { DEFAULT_LEASE_TTL_MS } from './presence.js';
+import { DEFAULT_LEASE_TTL_MS, deadLocalRunners } from './presence.js';
 import { executeStep, shownOutputs, type StepExecution } from './step.js';
 import type { EngineDeps, RunSummary, StepTally } from './run.js';
 import { isoNow } from '../clock.js';
@@ -319,7 +319,10 @@ interface DoneStep {
 async function inFlightElsewhere(deps: EngineDeps, runId: string, doubts: StepInDoubt[]): Promise<string | undefined> {
   const others = doubts.filter((d) => d.status === 'running' && d.run_id !== runId && d.run_status === 'running' && d.runner !== null);
   if (!others.length) return undefined;
-  const alive = new Set((await deps.store.listRunners(deps.runner?.ttlMs ?? DEFAULT_LEASE_TTL_MS)).filter((r) => r.alive).map((r) => r.id));
+  const runners = await deps.store.listRunners(deps.runner?.ttlMs ?? DEFAULT_LEASE_TTL_MS);
+  // A runner on this host whose process is gone (Ctrl-C'd, killed) makes no call, heartbeat or not.
+  const dead = new Set(deadLocalRunners(runners));
+  const alive = new Set(runners.filter((r) => r.alive && !dead.has(r.id)).map((r) => r.id));
   const live = others.find((d) => alive.has(d.runner!));
   return live && `run ${live.run_id} (runner ${live.runner}) is making this call for this record now; not sent again here`;
 }

@@ -71,7 +71,8 @@ export interface StepTally {
 export interface RunSummary {
   runId: string;
   workflow: string;
-  status: 'succeeded' | 'failed' | 'partial';
+  /** cancelled: stopped (a signal, a daemon shutdown) before every record was started. */
+  status: 'succeeded' | 'failed' | 'partial' | 'cancelled';
   considered: number;
   matched: number;
   succeeded: number;
@@ -184,7 +185,17 @@ export async function runWorkflow(deps: EngineDeps, wf: WorkflowFile, target: Ru
   if (ending.size) await deps.store.flush().catch(() => undefined);
   while (ending.size) await Promise.all(ending);
   summary.status = summary.failed === 0 ? 'succeeded' : summary.succeeded === 0 ? 'failed' : 'partial';
-  await deps.store.finishRun(runId, summary.status, { considered: summary.considered, matched: summary.matched, succeeded: summary.succeeded, failed: summary.failed, steps: summary.steps });
+  // Stopped with records not started: the run did not do what it was asked, whatever the rest did.
+  const notStarted = list.length - done;
+  if (notStarted > 0 && (deps.stopSignal?.aborted || deps.signal?.aborted)) summary.status = 'cancelled';
+  await deps.store.finishRun(runId, summary.status, {
+    considered: summary.considered,
+    matched: summary.matched,
+    succeeded: summary.succeeded,
+    failed: summary.failed,
+    steps: summary.steps,
+    ...(summary.status === 'cancelled' ? { interrupted: true, note: `stopped before ${notStarted} of ${list.length} matched record(s) were started; run it again for them` } : {}),
+  });
   return summary;
 }
 

@@ -1,5 +1,5 @@
 // plan / run / runs through the CLI, in-process and as a child process, against the sandbox.
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -38,6 +38,58 @@ afterEach(async () => {
 const withUrl = () => ['--var', `qualys_api_url=${url}`];
 
 describe('skein plan / run / runs', () => {
+  it('a run killed mid-call (SIGKILL): the next run at once reconciles its calls instead of waiting out its heartbeat', async () => {
+    const rows = ['username,email,first_name,last_name,title,phone,address1,city,country,status'];
+    for (let i = 0; i < 4; i++) rows.push(`k${i},k${i}@corp.test,K,Ill${i},Engineer,1,1 Main St,Berlin,Germany,Active`);
+    writeFileSync(join(dir, 'four.csv'), rows.join('\n') + '\n');
+    expect((await runCli(['records', 'import', 'four.csv'], dir)).code).toBe(0);
+    sandbox.setLatency(400);
+    const child = spawn(process.execPath, [join(root, 'bin', 'skein.js'), 'run', 'qualys-create-user', '--concurrency', '2', ...withUrl()], { cwd: dir, env: { ...process.env, ...ENV } });
+    while (sandbox.stats().requests < 1) await new Promise((r) => setTimeout(r, 20));
+    child.kill('SIGKILL');
+    await new Promise((r) => child.once('exit', r));
+    // Let the calls the killed run sent land at the vendor.
+    await new Promise((r) => setTimeout(r, 600));
+    sandbox.setLatency(0);
+    const again = await runCli(['run', 'qualys-create-user', ...withUrl()], dir, ENV);
+    expect(again.stdout).not.toContain('is making this call');
+    expect(again.code).toBe(0);
+    expect(sandbox.users().filter((u) => /^k\d@corp\.test$/.test(u.email))).toHaveLength(4);
+  });
+
+  it('Ctrl-C: the calls in flight finish, the run is recorded cancelled, exit 130; the next run does the rest at once', async () => {
+    const rows = ['username,email,first_name,last_name,title,phone,address1,city,country,status'];
+    for (let i = 0; i < 8; i++) rows.push(`u${i},u${i}@corp.test,U,Ser${i},Engineer,1,1 Main St,Berlin,Germany,Active`);
+    writeFileSync(join(dir, 'many.csv'), rows.join('\n') + '\n');
+    expect((await runCli(['records', 'import', 'many.csv'], dir)).code).toBe(0);
+    sandbox.setLatency(700);
+    const child = spawn(process.execPath, [join(root, 'bin', 'skein.js'), 'run', 'qualys-create-user', '--concurrency', '2', ...withUrl()], { cwd: dir, env: { ...process.env, ...ENV } });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => (out += String(d)));
+    child.stderr.on('data', (d) => (err += String(d)));
+    // Calls are in flight once the sandbox has seen one.
+    while (sandbox.stats().requests < 1) await new Promise((r) => setTimeout(r, 20));
+    child.kill('SIGINT');
+    const code = await new Promise<number | null>((r) => child.once('exit', r));
+    expect(code).toBe(130);
+    expect(err).toContain('skein run: SIGINT: stopping; the calls in flight finish');
+    expect(out).toMatch(/: cancelled\n/);
+    // The calls in flight finished and were recorded; the other records were not started.
+    const created = () => sandbox.users().filter((u) => /^u\d@corp\.test$/.test(u.email)).length;
+    const done = created();
+    expect(done).toBeGreaterThan(0);
+    expect(done).toBeLessThan(8);
+    expect(out).toContain(`step create: ${done} succeeded, 0 failed`);
+    const runs = JSON.parse((await runCli(['runs', 'list', '--format', 'json'], dir)).stdout) as Array<{ status: string }>;
+    expect(runs[0]!.status).toBe('cancelled');
+    // The next run creates the rest, with no "another run is making this call" and no duplicate.
+    sandbox.setLatency(0);
+    const again = await runCli(['run', 'qualys-create-user', ...withUrl()], dir, ENV);
+    expect([again.code, again.stdout]).toEqual([0, expect.stringContaining(`${8 - done} matched: ${8 - done} succeeded, 0 failed`)]);
+    expect(created()).toBe(8);
+  });
+
   it('plans in json and markdown without sending, runs, and shows the history', async () => {
     expect((await runCli(['records', 'import', 'people.csv'], dir)).code).toBe(0);
 

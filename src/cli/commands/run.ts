@@ -31,8 +31,11 @@ ${WORKSPACE_HELP}
 Credentials come from the environment or files named in skein.yaml; a missing one stops the
 run before any request is sent.
 
+Ctrl-C stops taking records and lets the calls in flight finish (the run is recorded
+cancelled); a second Ctrl-C cuts them off, a third exits at once.
+
 Exit codes: 0 every record succeeded, 1 any record failed (or the run could not start),
-2 bad usage.`;
+2 bad usage, 130 stopped by Ctrl-C or SIGTERM.`;
 
 export function formatSummary(s: RunSummary): string {
   const lines = [`run ${s.runId} of ${s.workflow}: ${s.status}`];
@@ -87,8 +90,27 @@ export const runCommand: Command = {
     const bar = progressBar(io, positionals[0] ?? 'pending');
     // Registered while it runs, so a daemon on the same store neither adopts its runs nor takes its events.
     const runner = await Presence.start(ws.store, { role: 'cli' });
+    // Ctrl-C (or SIGTERM) stops taking records and lets the calls in flight finish, so the run
+    // ends recorded (cancelled) rather than left running; a second one cuts the calls off (a call
+    // not safe to repeat was journaled and is reconciled next run); a third exits at once.
+    const stop = new AbortController();
+    const cut = new AbortController();
+    let signals = 0;
+    const onSignal = (sig: NodeJS.Signals) => {
+      signals++;
+      if (signals === 1) {
+        bar.end();
+        println(io.stderr, `skein run: ${sig}: stopping; the calls in flight finish (again to cut them off)`);
+        stop.abort();
+      } else if (signals === 2) {
+        println(io.stderr, `skein run: ${sig}: cutting off the calls in flight (again to exit at once)`);
+        cut.abort();
+      } else process.exit(EXIT.SIGNAL);
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
     try {
-      const deps = { project: ws.project, store: ws.store, http, env: io.env, concurrency, onProgress: bar.update, runner };
+      const deps = { project: ws.project, store: ws.store, http, env: io.env, concurrency, onProgress: bar.update, runner, stopSignal: stop.signal, signal: cut.signal };
       const summaries = values.pending
         ? await runPending(deps)
         : [await runWorkflow(deps, enabledWorkflow(ws.project, positionals[0]!), { keys: values.record, trigger: 'manual' })];
@@ -96,8 +118,11 @@ export const runCommand: Command = {
       if (values.format === 'json') println(io.stdout, JSON.stringify(values.pending ? summaries : summaries[0], null, 2));
       else if (!summaries.length) println(io.stdout, 'no pending events');
       else for (const s of summaries) println(io.stdout, formatSummary(s));
+      if (stop.signal.aborted) return EXIT.SIGNAL;
       return summaries.some((s) => s.failed > 0) ? EXIT.FAILED : EXIT.OK;
     } finally {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
       await runner.stop();
       await http.close();
       await limits.close();
