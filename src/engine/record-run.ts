@@ -101,10 +101,10 @@ export async function processRecord(deps: EngineDeps, s: RunScope, c: Candidate)
     const d = done;
     done = undefined;
     const before = { failedError, continuedError };
-    d.count(d.status, d.error, +1);
+    d.count(d.status, d.error, +1, d.code);
     const tell = (status: StepStatus, error: string | undefined) =>
       deps.onStep?.({ workflow: s.wf.name, run: s.runId, record: c.key, step: d.row.step_id, status, durationMs: d.row.duration_ms ?? 0, attempts: d.row.attempts ?? 0, error });
-    const row: WriteOp = { op: 'recordStep', runId: s.runId, recordKey: c.key, step: { status: d.status, error: d.error ?? null, ...d.row } };
+    const row: WriteOp = { op: 'recordStep', runId: s.runId, recordKey: c.key, step: { status: d.status, error: d.error ?? null, error_code: d.error ? (d.code ?? null) : null, ...d.row } };
     try {
       // The mapping's event sits after the rows still pending (the record's start, skipped steps).
       const out = await store.commit([...pending, ...(d.write ? [d.write] : []), row, ...(extra?.() ?? [])], { lazy });
@@ -117,6 +117,7 @@ export async function processRecord(deps: EngineDeps, s: RunScope, c: Candidate)
       const message = (err as Error).message;
       let error: string;
       let status: StepStatus;
+      let code: string;
       if (!(err instanceof SkeinError && MAPPING_REFUSALS.has(err.code)) && !d.repeatable) {
         // Not a refused value: the store could not save the outcome (busy, full, gone) of a call
         // not safe to repeat. "failed" would let the next run send it again; unknown is
@@ -124,6 +125,7 @@ export async function processRecord(deps: EngineDeps, s: RunScope, c: Candidate)
         // running row is).
         status = 'unknown';
         error = `the outcome (${d.status}) could not be saved: ${message}; the next run checks the vendor before sending again`;
+        code = (err as { code?: string }).code ?? 'store-error';
       } else {
         // A mapped value the field type refuses: the vendor call happened, the mapping did not.
         // A failed step keeps its own reason: the error_response mapping is only a consequence.
@@ -132,21 +134,24 @@ export async function processRecord(deps: EngineDeps, s: RunScope, c: Candidate)
           : `${d.error}; error_response mapping not applied: ${message}`;
         status = d.status === 'succeeded' ? mappingLost(d.repeatable) : d.status;
         if (status === 'unknown') error += `; ${TOOK_EFFECT}`;
+        // A failed step keeps its own code, as it keeps its own reason.
+        code = d.status === 'succeeded' || !d.code ? 'response-mapping' : d.code;
       }
-      d.count(status, error, +1);
-      await store.commit([...pending, { op: 'recordStep', runId: s.runId, recordKey: c.key, step: { status, error, ...d.row } }, ...(extra?.() ?? [])], { lazy });
+      d.count(status, error, +1, code);
+      await store.commit([...pending, { op: 'recordStep', runId: s.runId, recordKey: c.key, step: { status, error, error_code: code, ...d.row } }, ...(extra?.() ?? [])], { lazy });
       tell(status, error);
     }
     pending = [];
   };
   /** Counts a step's outcome in the summary and remembers the record's first failure. */
-  const counter = (step: Step, tally: StepTally): DoneStep['count'] => (status, error, delta) => {
+  const counter = (step: Step, tally: StepTally): DoneStep['count'] => (status, error, delta, code) => {
     if (status === 'succeeded') tally.succeeded += delta;
     else if (status === 'unknown') tally.unknown += delta;
     else tally.failed += delta;
     if (delta < 0) return;
-    if (status !== 'succeeded' && ((step.on_error ?? 'stop') === 'stop' || status === 'unknown')) failedError ??= `${step.id}: ${error}`;
-    else if (status !== 'succeeded') continuedError ??= `${step.id}: ${error}`;
+    const why = `${step.id}: ${error}${code ? ` [${code}]` : ''}`;
+    if (status !== 'succeeded' && ((step.on_error ?? 'stop') === 'stop' || status === 'unknown')) failedError ??= why;
+    else if (status !== 'succeeded') continuedError ??= why;
   };
   for (const [i, step] of s.steps.entries()) {
     await settle();
@@ -167,7 +172,7 @@ export async function processRecord(deps: EngineDeps, s: RunScope, c: Candidate)
     const env = { http: deps.http, vars: s.vars, credential: cred, signal: deps.signal };
     /** Ends the step unsent because another live run is making this call for this record. */
     const leaveToOther = (error: string) => {
-      done = { repeatable: false, status: 'failed', error, row: { step_id: step.id, attempts: 0, duration_ms: 0, started_at: startedAt, finished_at: isoNow() }, count: counter(step, tally) };
+      done = { repeatable: false, status: 'failed', error, code: 'in-flight-elsewhere', row: { step_id: step.id, attempts: 0, duration_ms: 0, started_at: startedAt, finished_at: isoNow() }, count: counter(step, tally) };
     };
     if (!s.idempotent[i]) {
       // An earlier attempt of this call for this record may have taken effect (crash, dropped
@@ -182,7 +187,8 @@ export async function processRecord(deps: EngineDeps, s: RunScope, c: Candidate)
       if (doubts.length) {
         const r = await reconcileStep(step, s.presetsOf[i], context, env, doubts);
         const status: StepStatus = r.kind === 'found' ? 'succeeded' : r.kind === 'absent' ? 'failed' : 'unknown';
-        for (const d of doubts) pending.push({ op: 'recordStep', runId: d.run_id, recordKey: c.key, step: { step_id: step.id, status, error: r.note } });
+        const code = r.kind === 'found' ? null : `reconcile-${r.kind}`;
+        for (const d of doubts) pending.push({ op: 'recordStep', runId: d.run_id, recordKey: c.key, step: { step_id: step.id, status, error: r.note, error_code: code } });
         if (r.kind !== 'absent') {
           results[step.id] = { outputs: r.kind === 'found' ? r.outputs : {} };
           let write: WriteOp | undefined;
@@ -197,6 +203,7 @@ export async function processRecord(deps: EngineDeps, s: RunScope, c: Candidate)
             repeatable: false,
             status,
             error: r.kind === 'found' ? undefined : r.note,
+            code: code ?? undefined,
             write,
             row: { step_id: step.id, outputs: r.kind === 'found' ? r.outputs : {}, qualys_message: r.note, attempts: 0, duration_ms: 0, started_at: startedAt, finished_at: isoNow() },
             count: counter(step, tally),
@@ -254,6 +261,7 @@ export async function processRecord(deps: EngineDeps, s: RunScope, c: Candidate)
       repeatable: s.idempotent[i]!,
       status: lost ?? (mappingError ? 'failed' : exec.outcome),
       error: mappingError ? (lost === 'unknown' ? `${mappingError}; ${TOOK_EFFECT}` : mappingError) : exec.error,
+      code: mappingError ? 'response-mapping' : exec.errorCode,
       write: Object.keys(patch).length && c.record ? { op: 'setFields', object: s.wf.object, key: c.key, patch, opts: { source: `workflow:${s.wf.name}` } } : undefined,
       row: {
         step_id: step.id,
@@ -306,10 +314,12 @@ interface DoneStep {
   repeatable: boolean;
   status: StepStatus;
   error?: string;
+  /** The stable code of `error`. */
+  code?: string;
   write?: WriteOp;
-  row: Omit<StepRow, 'status' | 'error'>;
+  row: Omit<StepRow, 'status' | 'error' | 'error_code'>;
   /** Counts (delta +1) or uncounts (-1) the step's outcome in the run summary. */
-  count(status: StepStatus, error: string | undefined, delta: 1 | -1): void;
+  count(status: StepStatus, error: string | undefined, delta: 1 | -1, code?: string): void;
 }
 
 /**

@@ -100,7 +100,16 @@ export function parseXmlFully(body: string): unknown {
   if (/<!DOCTYPE[^>[]*\[|<!ENTITY/.test(body)) throw new Error('the answer declares its own DTD entities (<!DOCTYPE ... [ <!ENTITY ...>]); refused: entities are not expanded');
   const { parser, validator } = fullXmlParser();
   const valid = validator.validate(body);
-  if (valid !== true) throw new Error(`malformed XML at line ${valid.err.line}, column ${valid.err.col}: ${valid.err.msg}`);
+  if (valid !== true) {
+    // Elements left open at the end: the validator lists them as "Invalid '[ "A", "B" ]' found."
+    // at line 1, column 1, which reads as nonsense. It is almost always an answer cut short.
+    const open = /^Invalid '\[([\s\S]*)\]' found\.$/.exec(valid.err.msg)?.[1];
+    if (open !== undefined) {
+      const names = [...open.matchAll(/"([^"]*)"/g)].map((m) => `<${m[1]}>`);
+      throw new Error(`malformed XML: the answer ends before ${names.join(', ')} ${names.length === 1 ? 'is' : 'are'} closed (cut short?)`);
+    }
+    throw new Error(`malformed XML at line ${valid.err.line}, column ${valid.err.col}: ${valid.err.msg}`);
+  }
   return parser.parse(body);
 }
 

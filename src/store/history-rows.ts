@@ -74,6 +74,8 @@ export interface StepDbRow {
   qualys_message: string | null;
   outputs: string | null;
   error: string | null;
+  /** NULL for steps written before the column existed. */
+  error_code: string | null;
   attempts: number;
   /** A number on SQLite; PostgreSQL's driver returns BIGINT as a string. */
   duration_ms: number | string | null;
@@ -84,7 +86,7 @@ export interface StepDbRow {
 /** Step columns besides (run_id, record_key, step_id), in table order. */
 export const STEP_COLUMNS = [
   'status', 'request', 'response', 'http_status', 'qualys_code', 'qualys_message',
-  'outputs', 'error', 'attempts', 'duration_ms', 'started_at', 'finished_at',
+  'outputs', 'error', 'attempts', 'duration_ms', 'started_at', 'finished_at', 'error_code',
 ] as const;
 
 export function toRun(r: RunDbRow): RunRow {
@@ -102,6 +104,7 @@ export function toStep(r: StepDbRow): StepRow {
     qualys_message: r.qualys_message,
     outputs: readJson(r.outputs),
     error: r.error,
+    error_code: r.error_code ?? null,
     attempts: r.attempts,
     duration_ms: r.duration_ms === null ? null : Number(r.duration_ms),
     started_at: r.started_at,

@@ -136,6 +136,8 @@ export interface StepRow {
   /** Values the step produced (JSON-serializable). */
   outputs?: unknown;
   error?: string | null;
+  /** The stable code of `error` (vendor-failed, http-timeout, response-mapping, ...). */
+  error_code?: string | null;
   attempts?: number;
   duration_ms?: number | null;
   started_at?: string | null;

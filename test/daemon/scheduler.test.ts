@@ -107,11 +107,12 @@ describe('reloads', () => {
       log: quiet,
       fire: async (t) => {
         fired.push(t);
-        await new Promise((r) => setTimeout(r, 2200));
+        await new Promise((r) => setTimeout(r, 4500));
       },
     });
     await scheduler.plan([wf({ schedule: '* * * * * *', overlap: 'skip', catch_up: 'all' })]);
-    await new Promise((r) => setTimeout(r, 1900));
+    // The first tick comes within 1 s and runs 4.5 s; by 3.2 s at least one later tick was skipped.
+    await new Promise((r) => setTimeout(r, 3200));
     const last = Date.parse((await store!.getKv('schedule:tick:last'))!);
     // The first run is still going, and the ticks after it were skipped: last moved past it.
     expect(fired).toHaveLength(1);

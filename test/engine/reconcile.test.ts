@@ -50,7 +50,7 @@ describe('reconciliation of create_user', () => {
       const first = await run;
       await new Promise((r) => (holder.exitCode === null ? holder.once('exit', r) : r(null)));
       expect(first.steps.create!.unknown, JSON.stringify(first)).toBe(1);
-      expect(first.failures[0]!.error).toMatch(/^the outcome \(succeeded\) could not be saved: .*locked.*; the next run checks the vendor before sending again$/);
+      expect(first.failures[0]!.error).toMatch(/^the outcome \(succeeded\) could not be saved: .*locked.*; the next run checks the vendor before sending again \[store-busy\]$/);
       const second = await runWorkflow(deps, h.workflow('qualys-create-user'), { trigger: 'manual' });
       expect(second).toMatchObject({ matched: 1, succeeded: 1 });
       const inQualys = h.sandbox.users().filter((u) => u.email === 'ada.lovelace@corp.test');
@@ -134,7 +134,7 @@ describe('reconciliation of create_user', () => {
       // An operator's run (or a second daemon) meets the same record while the add is out.
       const second = await runWorkflow({ ...h.deps, runner: b }, h.workflow('qualys-create-user'), { trigger: 'manual' });
       expect(second).toMatchObject({ matched: 1, failed: 1 });
-      expect(second.failures[0]!.error).toMatch(/^run \S+ \(runner \S+\) is making this call for this record now; not sent again here$/);
+      expect(second.failures[0]!.error).toMatch(/^run \S+ \(runner \S+\) is making this call for this record now; not sent again here \[in-flight-elsewhere\]$/);
       expect(await first).toMatchObject({ succeeded: 1 });
       expect(h.sandbox.users().filter((u) => u.email === 'ada.lovelace@corp.test')).toHaveLength(1);
       expect(h.sandbox.stats().byScript['user.php']?.requests).toBe(1);

@@ -308,7 +308,7 @@ describe('plan', () => {
     await h.store.upsertMany('users', [person('u.j', { status: 'Leaver', qualys_login: u.login, qualys_status: 'Active' })]);
     h.project.config = { ...h.project.config, variables: { ...h.project.config.variables, qualys_api_url: 'qualys//sandbox_mgr:UrlSecret9@host' } };
     const bad = await runWorkflow(h.deps, h.workflow('qualys-deactivate-leavers'), { trigger: 'manual' });
-    expect(bad.failures[0]!.error).toMatch(/not an absolute URL; check vars\.qualys_api_url in skein\.yaml \(or --var\)$/);
+    expect(bad.failures[0]!.error).toMatch(/not an absolute URL; check vars\.qualys_api_url in skein\.yaml \(or --var\) \[request-url\]$/);
     expect(JSON.stringify(bad)).not.toContain('UrlSecret9');
     // Without its scheme, user:password@host is still masked in the error.
     h.project.config = { ...h.project.config, variables: { ...h.project.config.variables, qualys_api_url: 'sandbox_mgr:UrlSecret9@127.0.0.1:1' } };

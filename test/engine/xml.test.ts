@@ -139,5 +139,7 @@ describe('plain XML fast path', () => {
   it('reports malformed XML with the validator\'s words', () => {
     expect(() => parseBody('<USER_OUTPUT><RETURN status="SUCCESS"></USER_OUTPUT>', 'xml')).toThrow(/malformed XML at line 1/);
     expect(() => parseBody('<A>unclosed', 'xml')).toThrow(/malformed XML/);
+    // An answer cut short names the elements left open, not "line 1, column 1".
+    expect(() => parseBody('<GENERIC_RETURN><API name="user.php"/><RETURN status="FAILED">Bad', 'xml')).toThrow(/^malformed XML: the answer ends before <GENERIC_RETURN>, <RETURN> are closed \(cut short\?\)$/);
   });
 });

@@ -507,7 +507,7 @@ describe.each([sqlite, pgBackend()])('Store contract: $name', (backend) => {
         finished_at: '2025-01-01T00:00:01Z',
       });
       await store.recordStep(runId, 'alice', { step_id: 'notify', status: 'skipped' });
-      await store.recordStep(runId, 'bob', { step_id: 'create', status: 'failed', http_status: 200, qualys_code: '1905', error: 'parameter email has invalid value', attempts: 3 });
+      await store.recordStep(runId, 'bob', { step_id: 'create', status: 'failed', http_status: 200, qualys_code: '1905', error: 'parameter email has invalid value', error_code: 'vendor-failed', attempts: 3 });
       await store.finishRunRecord(runId, 'alice', 'succeeded');
       await store.finishRunRecord(runId, 'bob', 'failed', 'parameter email has invalid value');
       await store.finishRun(runId, 'partial', { succeeded: 1, failed: 1 });
@@ -530,6 +530,7 @@ describe.each([sqlite, pgBackend()])('Store contract: $name', (backend) => {
         qualys_message: 'user created',
         outputs: { login: 'acme_aa' },
         error: null,
+        error_code: null,
         attempts: 1,
         started_at: '2025-01-01T00:00:00Z',
         duration_ms: 120,
@@ -537,9 +538,9 @@ describe.each([sqlite, pgBackend()])('Store contract: $name', (backend) => {
       });
       expect(run!.records[0]!.steps[1]).toEqual({
         step_id: 'notify', status: 'skipped', request: null, response: null, http_status: null, qualys_code: null, qualys_message: null,
-        outputs: null, error: null, attempts: 0, duration_ms: null, started_at: null, finished_at: null,
+        outputs: null, error: null, error_code: null, attempts: 0, duration_ms: null, started_at: null, finished_at: null,
       });
-      expect(run!.records[1]).toMatchObject({ error: 'parameter email has invalid value' });
+      expect(run!.records[1]).toMatchObject({ error: 'parameter email has invalid value', steps: [{ error_code: 'vendor-failed' }] });
       expect(await store.getRun('r_nope')).toBeNull();
       await expect(store.startRunRecord('r_nope', 'users', 'a')).rejects.toMatchObject({ code: 'run-not-found' });
       await expect(store.recordStep('r_nope', 'a', { step_id: 's', status: 'running' })).rejects.toMatchObject({ code: 'run-not-found' });

@@ -25,7 +25,7 @@ describe('run history', () => {
       finished_at: '2025-01-01T00:00:01Z',
     });
     await store.recordStep(runId, 'alice', { step_id: 'notify', status: 'skipped' });
-    await store.recordStep(runId, 'bob', { step_id: 'create', status: 'failed', http_status: 200, qualys_code: '1905', error: 'parameter email has invalid value', attempts: 3 });
+    await store.recordStep(runId, 'bob', { step_id: 'create', status: 'failed', http_status: 200, qualys_code: '1905', error: 'parameter email has invalid value', error_code: 'vendor-failed', attempts: 3 });
     await store.finishRunRecord(runId, 'alice', 'succeeded');
     await store.finishRunRecord(runId, 'bob', 'failed', 'parameter email has invalid value');
     await store.finishRun(runId, 'partial', { succeeded: 1, failed: 1 });
@@ -54,13 +54,14 @@ describe('run history', () => {
       qualys_message: 'user created',
       outputs: { login: 'acme_aa' },
       error: null,
+      error_code: null,
       // kept from the first call: the update left them undefined
       attempts: 1,
       started_at: '2025-01-01T00:00:00Z',
       duration_ms: 120,
       finished_at: '2025-01-01T00:00:01Z',
     });
-    expect(run!.records[1]).toMatchObject({ error: 'parameter email has invalid value' });
+    expect(run!.records[1]).toMatchObject({ error: 'parameter email has invalid value', steps: [{ error_code: 'vendor-failed' }] });
     expect(await store.getRun('r_nope')).toBeNull();
     await store.close();
   });

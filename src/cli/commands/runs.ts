@@ -81,7 +81,7 @@ function showTable(run: RunDetail): string {
       if (s.qualys_message) out.push(`      message: ${s.qualys_message}`);
       const outputs = Object.entries(s.outputs ?? {});
       if (outputs.length) out.push(`      outputs: ${outputs.map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(' ')}`);
-      if (s.error) out.push(`      error: ${s.error}`);
+      if (s.error) out.push(`      error: ${s.error}${s.error_code ? ` [${s.error_code}]` : ''}`);
     }
   }
   return out.join('\n');

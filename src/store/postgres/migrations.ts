@@ -149,6 +149,13 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX runs_running ON runs (runner) WHERE status = 'running';
     `,
   },
+  {
+    version: 4,
+    name: 'the stable code of a step error (vendor-failed, http-timeout, ...)',
+    sql: `
+      ALTER TABLE run_steps ADD COLUMN error_code TEXT;
+    `,
+  },
 ];
 
 /** The newest schema version this build knows. */

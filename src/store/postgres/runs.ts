@@ -79,6 +79,7 @@ export class PgRuns {
       duration_ms: step.duration_ms !== undefined,
       started_at: step.started_at !== undefined,
       finished_at: step.finished_at !== undefined,
+      error_code: step.error_code !== undefined,
     };
     const values: unknown[] = [
       runId,
@@ -96,6 +97,7 @@ export class PgRuns {
       step.duration_ms ?? null,
       step.started_at ?? null,
       step.finished_at ?? null,
+      step.error_code ?? null,
     ];
     const updates = STEP_COLUMNS.filter((c) => given[c]).map((c) => `${c} = excluded.${c}`);
     await q.query(

@@ -147,6 +147,13 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE runs ADD COLUMN runner TEXT;
     `,
   },
+  {
+    version: 5,
+    name: 'the stable code of a step error (vendor-failed, http-timeout, ...)',
+    sql: `
+      ALTER TABLE run_steps ADD COLUMN error_code TEXT;
+    `,
+  },
 ];
 
 /** The newest schema version this build knows. */

@@ -22,6 +22,7 @@ const ENCODE: Record<StepColumn, (s: StepRow) => unknown> = {
   duration_ms: (s) => s.duration_ms,
   started_at: (s) => s.started_at,
   finished_at: (s) => s.finished_at,
+  error_code: (s) => s.error_code,
 };
 
 const isForeignKeyError = (err: unknown) => (err as { code?: unknown })?.code === 'SQLITE_CONSTRAINT_FOREIGNKEY';
