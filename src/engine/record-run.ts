@@ -188,7 +188,10 @@ export async function processRecord(deps: EngineDeps, s: RunScope, c: Candidate)
         const r = await reconcileStep(step, s.presetsOf[i], context, env, doubts);
         const status: StepStatus = r.kind === 'found' ? 'succeeded' : r.kind === 'absent' ? 'failed' : 'unknown';
         const code = r.kind === 'found' ? null : `reconcile-${r.kind}`;
-        for (const d of doubts) pending.push({ op: 'recordStep', runId: d.run_id, recordKey: c.key, step: { step_id: step.id, status, error: r.note, error_code: code } });
+        // The earlier run keeps why it was in doubt, followed by how it was last settled (each
+        // run that meets a call still in doubt replaces that part, so it does not grow).
+        const settled = (why: string | null | undefined) => (why ? `${why.split(THEN)[0]}${THEN}${r.note}` : r.note);
+        for (const d of doubts) pending.push({ op: 'recordStep', runId: d.run_id, recordKey: c.key, step: { step_id: step.id, status, error: settled(d.error), error_code: code } });
         if (r.kind !== 'absent') {
           results[step.id] = { outputs: r.kind === 'found' ? r.outputs : {} };
           let write: WriteOp | undefined;
@@ -304,6 +307,8 @@ export async function processRecord(deps: EngineDeps, s: RunScope, c: Candidate)
  * it up (reconciles) instead of sending it.
  */
 const mappingLost = (repeatable: boolean): StepStatus => (repeatable ? 'failed' : 'unknown');
+/** Joins the reason a call was in doubt and how it was settled, in the earlier run's history. */
+const THEN = '; then ';
 const TOOK_EFFECT = 'the call took effect, so the next run looks it up instead of sending it again';
 
 /** Store errors that mean "this mapping is refused", not "the store failed". */
