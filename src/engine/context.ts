@@ -104,7 +104,20 @@ export function sensitiveValues(ctx: object): readonly string[] {
  */
 export function secretForms(secret: string): string[] {
   const xml = secret.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
-  const forms = [secret, encodeURIComponent(secret), encodeURI(secret), new URLSearchParams({ x: secret }).toString().slice(2), JSON.stringify(secret).slice(1, -1), xml];
+  const json = JSON.stringify(secret).slice(1, -1);
+  const uri = [encodeURIComponent(secret), encodeURI(secret), new URLSearchParams({ x: secret }).toString().slice(2)];
+  const forms = [
+    secret,
+    ...uri,
+    // Percent-escapes in lower case (%2f), as some servers write them.
+    ...uri.map((u) => u.replace(/%[0-9A-F]{2}/g, (m) => m.toLowerCase())),
+    json,
+    // PHP's json_encode escapes "/", which most Basic base64 strings hold.
+    json.replace(/\//g, '\\/'),
+    xml,
+    xml.replace(/'/g, '&apos;'),
+    xml.replace(/'/g, '&#39;'),
+  ];
   return [...new Set(forms.filter((f) => f !== ''))];
 }
 

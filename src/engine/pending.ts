@@ -33,7 +33,10 @@ export async function runPending(deps: EngineDeps, opts: PendingOptions = {}): P
   }
 }
 
-/** Set once the outbox has had consumers: workflows that appear after that start at its head. */
+/**
+ * Set once the outbox has had consumers: workflows that appear after that start at its head.
+ * Store migrations (SQLite 5, PostgreSQL 4) set it too when events were handled before it existed.
+ */
 const CONSUMED_KEY = 'outbox:consumed';
 /** The claim cursor of a workflow: every event below it counts as handled by it (store cluster). */
 const cursorKey = (wf: WorkflowFile) => `event-cursor:${wf.name}:${wf.object}`;
@@ -87,6 +90,8 @@ async function drainWorkflow(deps: EngineDeps, wf: WorkflowFile, kinds: Set<stri
       (rounds[n] ??= []).push(e);
     }
     for (const round of rounds) {
+      // Stopped: no further (empty, cancelled) runs; the events left stay unhandled.
+      if (deps.stopSignal?.aborted || deps.signal?.aborted) break;
       const summary = await runWorkflow(deps, wf, { events: round, trigger: 'event' });
       if (summary.runId) out.push(summary);
     }

@@ -194,7 +194,7 @@ export async function runWorkflow(deps: EngineDeps, wf: WorkflowFile, target: Ru
     succeeded: summary.succeeded,
     failed: summary.failed,
     steps: summary.steps,
-    ...(summary.status === 'cancelled' ? { interrupted: true, note: `stopped before ${notStarted} of ${list.length} matched record(s) were started; run it again for them` } : {}),
+    ...(summary.status === 'cancelled' ? { interrupted: true, note: `stopped before ${notStarted} of ${list.length} record(s) to consider were started; run it again for them` } : {}),
   });
   return summary;
 }

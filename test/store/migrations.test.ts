@@ -35,6 +35,29 @@ describe('migrations', () => {
     db.close();
   });
 
+  it('5 marks the outbox of a store whose events were handled as in use (new workflows start at its head)', async () => {
+    const dir = tempDir();
+    const setUp = (file: string, handled: boolean) => {
+      // A store as version 4 left it.
+      const db = new Database(file);
+      db.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)');
+      for (const m of MIGRATIONS.filter((x) => x.version <= 4)) {
+        db.exec(m.sql);
+        db.prepare('INSERT INTO schema_migrations VALUES (?, ?, ?)').run(m.version, m.name, '2026-01-01T00:00:00Z');
+      }
+      db.prepare("INSERT INTO events (object, key, kind, changed, source, at) VALUES ('users', 'a', 'created', '[]', 'cli', '2026-01-01T00:00:00Z')").run();
+      if (handled) db.prepare("INSERT INTO event_handled (event_id, workflow, handled_at) VALUES (1, 'w', '2026-01-01T00:00:00Z')").run();
+      db.close();
+    };
+    for (const handled of [true, false]) {
+      const file = path.join(dir, `v4-${handled}.db`);
+      setUp(file, handled);
+      const store = await openSqliteStore(file, testObjects());
+      expect(await store.getKv('outbox:consumed'), String(handled)).toBe(handled ? 'migration 5' : null);
+      await store.close();
+    }
+  });
+
   it('are idempotent on reopen and keep the data', async () => {
     const file = path.join(tempDir(), 'state.db');
     const first = await openSqliteStore(file, testObjects());

@@ -144,7 +144,7 @@ async function resolveRun(ws: Workspace, positionals: string[], values: { as?: s
     rows.push({ runId, stepId });
     for (const d of await ws.store.stepsInDoubt(run.workflow, key, stepId)) if (d.run_id !== runId) rows.push({ runId: d.run_id, stepId });
   }
-  await ws.store.commit(rows.map((r) => ({ op: 'recordStep', runId: r.runId, recordKey: key, step: { step_id: r.stepId, status: values.as as 'succeeded' | 'failed', error: note } })));
+  await ws.store.commit(rows.map((r) => ({ op: 'recordStep', runId: r.runId, recordKey: key, step: { step_id: r.stepId, status: values.as as 'succeeded' | 'failed', error: note, error_code: 'resolved' } })));
   const others = new Set(rows.filter((r) => r.runId !== runId).map((r) => r.runId));
   println(io.stdout, `${open.map((st) => st.step_id).join(', ')} of ${key} in run ${runId}${others.size ? ` (and ${others.size} earlier run(s) that left it in doubt)` : ''}: ${note}`);
   return EXIT.OK;

@@ -149,9 +149,13 @@ export const MIGRATIONS: readonly Migration[] = [
   },
   {
     version: 5,
-    name: 'the stable code of a step error (vendor-failed, http-timeout, ...)',
+    name: 'the stable code of a step error; the outbox marked consumed if events were handled',
     sql: `
       ALTER TABLE run_steps ADD COLUMN error_code TEXT;
+      -- engine/pending.ts starts a workflow added after the outbox is in use at its head; a store
+      -- whose events were handled before that marker existed is in use too.
+      INSERT OR IGNORE INTO kv (key, value, updated_at)
+        SELECT 'outbox:consumed', 'migration 5', strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE EXISTS (SELECT 1 FROM event_handled);
     `,
   },
 ];
