@@ -119,7 +119,9 @@ export function checkParams(preset: Preset, params: Record<string, ParamValue>):
     if (conditionHolds(c, params) !== true) continue;
     const cause = whenParam(c);
     for (const r of c.require ?? []) {
-      if (!present(r)) problems.push({ param: r, cause, code: 'missing-param', message: `${preset.id} needs parameter "${r}"${describeWhen(c, params)}${why}` });
+      // A required value is never satisfied by "", even where "" clears the input: a state
+      // cleared while the country becomes one that needs a state is a contradiction.
+      if (!present(r) || params[r] === '') problems.push({ param: r, cause, code: 'missing-param', message: `${preset.id} needs parameter "${r}"${describeWhen(c, params)}${why}` });
     }
     for (const f of c.forbid ?? []) {
       if (present(f)) problems.push({ param: f, cause, code: 'param-conflict', message: `${f} is not allowed${describeWhen(c, params)}${why}` });
