@@ -1,5 +1,5 @@
 // The daemon's HTTP API (node:http, JSON). Loopback by default; with SKEIN_API_TOKEN set every
-// route but /healthz needs `Authorization: Bearer`. Bodies are size-limited and ajv-validated;
+// route but /healthz and /readyz needs `Authorization: Bearer`. Bodies are size-limited and ajv-validated;
 // errors are JSON with a stable code and never carry a stack trace.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { timingSafeEqual } from 'node:crypto';
@@ -110,15 +110,17 @@ async function handle(daemon: Daemon, token: string | undefined, req: IncomingMe
   const path = url.pathname.replace(/\/+$/, '') || '/';
   const method = req.method ?? 'GET';
   if (path === '/healthz' && method === 'GET') return send(res, 200, { status: 'ok' });
+  // Probes (a Kubernetes readinessProbe) cannot well carry a secret header; readiness tells
+  // nothing a token should guard.
+  if (path === '/readyz' && method === 'GET') {
+    const r = await daemon.readiness();
+    return send(res, r.ready ? 200 : 503, r);
+  }
   if (!authorized(req, token)) throw new ApiError(401, 'unauthorized', 'missing or wrong bearer token');
   // Without a token a page of any site could drive a loopback daemon through the operator's
   // browser. With one, a browser must send the Authorization header, which it does not do across
   // origins without a CORS preflight the API never grants; a proxy in front may rewrite Host.
   if (!token && !sameOrigin(req)) throw new ApiError(403, 'cross-origin', 'requests from another web origin are refused');
-  if (path === '/readyz' && method === 'GET') {
-    const r = await daemon.readiness();
-    return send(res, r.ready ? 200 : 503, r);
-  }
   if (path === '/metrics' && method === 'GET') {
     const text = await daemon.metrics.registry.metrics();
     res.writeHead(200, { 'content-type': daemon.metrics.registry.contentType });

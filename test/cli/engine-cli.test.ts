@@ -38,6 +38,17 @@ afterEach(async () => {
 const withUrl = () => ['--var', `qualys_api_url=${url}`];
 
 describe('skein plan / run / runs', () => {
+  it('a run with more calls in flight than Node\'s listener limit prints no leak warning', async () => {
+    const rows = ['username,email,first_name,last_name,title,phone,address1,city,country,status'];
+    for (let i = 0; i < 14; i++) rows.push(`w${i},w${i}@corp.test,W,Arn${i},Engineer,1,1 Main St,Berlin,Germany,Active`);
+    writeFileSync(join(dir, 'fourteen.csv'), rows.join('\n') + '\n');
+    expect((await runCli(['records', 'import', 'fourteen.csv'], dir)).code).toBe(0);
+    sandbox.setLatency(200);
+    const r = await promisify(execFile)(process.execPath, [join(root, 'bin', 'skein.js'), 'run', 'qualys-create-user', ...withUrl()], { cwd: dir, env: { ...process.env, ...ENV } });
+    expect(r.stdout).toMatch(/14 matched: 14 succeeded/);
+    expect(r.stderr).toBe('');
+  });
+
   it('a run killed mid-call (SIGKILL): the next run at once reconciles its calls instead of waiting out its heartbeat', async () => {
     const rows = ['username,email,first_name,last_name,title,phone,address1,city,country,status'];
     for (let i = 0; i < 4; i++) rows.push(`k${i},k${i}@corp.test,K,Ill${i},Engineer,1,1 Main St,Berlin,Germany,Active`);

@@ -181,6 +181,9 @@ describe('skein daemon', () => {
   it('needs the bearer token when SKEIN_API_TOKEN is set, and refuses a public address without one', async () => {
     const url = await startDaemon([], { SKEIN_API_TOKEN: 'test-token-123' });
     expect((await fetch(`${url}/healthz`)).status).toBe(200);
+    // Probes carry no token: readiness answers without one; metrics and the API do not.
+    expect((await fetch(`${url}/readyz`)).status).toBe(200);
+    expect((await fetch(`${url}/metrics`)).status).toBe(401);
     expect((await fetch(`${url}/api/workflows`)).status).toBe(401);
     expect((await fetch(`${url}/api/workflows`, { headers: { authorization: 'Bearer test-token-123' } })).status).toBe(200);
     // With a token the Origin is not checked (a proxy in front may present another host).

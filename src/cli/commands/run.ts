@@ -12,6 +12,7 @@ import { EXIT } from '../exit-codes.js';
 import { println, type Io } from '../io.js';
 import { progressBar } from '../progress.js';
 import { findWorkflow, openWorkspace, WORKSPACE_HELP, WORKSPACE_OPTIONS } from '../workspace.js';
+import { setMaxListeners } from 'node:events';
 
 const HELP = `Usage: skein run WORKFLOW [--record KEY ... | --all] [--format text|json]
        skein run --pending [--format text|json]
@@ -95,6 +96,8 @@ export const runCommand: Command = {
     // not safe to repeat was journaled and is reconciled next run); a third exits at once.
     const stop = new AbortController();
     const cut = new AbortController();
+    // Every call in flight listens on these (one per record at --concurrency): no leak warning.
+    setMaxListeners(0, stop.signal, cut.signal);
     let signals = 0;
     const onSignal = (sig: NodeJS.Signals) => {
       signals++;
