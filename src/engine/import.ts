@@ -38,12 +38,13 @@ export async function runImport(deps: EngineDeps, wf: WorkflowFile, target: RunT
   );
   const stepRow = { step_id: stepId, request: exec.request, http_status: exec.status ?? null, qualys_code: exec.response?.code ?? null, qualys_message: exec.response?.message ?? null, attempts: exec.attempts, duration_ms: exec.durationMs, started_at: startedAt, finished_at: isoNow() };
   if (exec.outcome !== 'succeeded') {
-    await deps.store.recordStep(runId, '*', { ...stepRow, status: 'failed', response: exec.response?.text ?? null, error: exec.error ?? 'failed' });
+    const code = exec.errorCode ?? null;
+    await deps.store.recordStep(runId, '*', { ...stepRow, status: 'failed', response: exec.response?.text ?? null, error: exec.error ?? 'failed', error_code: code });
     await deps.store.finishRunRecord(runId, '*', 'failed', exec.error ?? null);
     summary.steps[stepId]!.failed++;
     summary.failed++;
     summary.status = 'failed';
-    summary.failures.push({ key: '*', step: stepId, error: exec.error ?? 'failed' });
+    summary.failures.push({ key: '*', step: stepId, error: `${exec.error ?? 'failed'}${code ? ` [${code}]` : ''}` });
     await deps.store.finishRun(runId, 'failed', summary);
     return summary;
   }

@@ -199,7 +199,9 @@ export async function processRecord(deps: EngineDeps, s: RunScope, c: Candidate)
             // The mapping sees the outputs the lookup could recover (e.g. the login, never a password).
             const rctx = responseContext(context, undefined, {}, undefined);
             rctx.outputs = r.outputs;
-            const patch = Object.fromEntries(Object.entries(step.response).map(([f, tpl]) => [f, render(tpl, rctx)]).filter(([, v]) => v !== ''));
+            // A value the lookup could not recover (a password, the answer) renders "" and must not
+            // clear the field; a literal "" or a template over the record (qualys_error: "") does.
+            const patch = Object.fromEntries(Object.entries(step.response).map(([f, tpl]) => [f, render(tpl, rctx), tpl] as const).filter(([, v, tpl]) => v !== '' || !READS_ANSWER.test(tpl)).map(([f, v]) => [f, v]));
             if (Object.keys(patch).length) write = { op: 'setFields', object: s.wf.object, key: c.key, patch, opts: { source: `workflow:${s.wf.name}` } };
           }
           done = {
@@ -237,7 +239,8 @@ export async function processRecord(deps: EngineDeps, s: RunScope, c: Candidate)
     // Cut off by a stop (the daemon's shutdown deadline destroys calls in flight): the record's
     // event stays unhandled, so the next start runs it again (reconciling what is in doubt).
     if (exec.outcome !== 'succeeded' && exec.status === undefined && (deps.stopSignal?.aborted || deps.signal?.aborted)) interrupted = true;
-    results[step.id] = { outputs: publicOutputs(exec) };
+    // A failed step's outputs (its error message, say) are not results for later steps.
+    results[step.id] = { outputs: exec.outcome === 'succeeded' ? publicOutputs(exec) : {} };
     for (const name of exec.response?.sensitiveOutputs ?? []) {
       const v = exec.response!.outputs[name];
       if (v) secrets.push(v);
@@ -307,6 +310,9 @@ export async function processRecord(deps: EngineDeps, s: RunScope, c: Candidate)
  * it up (reconciles) instead of sending it.
  */
 const mappingLost = (repeatable: boolean): StepStatus => (repeatable ? 'failed' : 'unknown');
+/** A mapping template that reads the call's answer (outputs or the body). */
+const READS_ANSWER = /\{\{[^}]*\b(outputs|response)\b/;
+
 /** Joins the reason a call was in doubt and how it was settled, in the earlier run's history. */
 const THEN = '; then ';
 const TOOK_EFFECT = 'the call took effect, so the next run looks it up instead of sending it again';

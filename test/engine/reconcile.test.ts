@@ -71,7 +71,10 @@ describe('reconciliation of create_user', () => {
     expect(second).toMatchObject({ matched: 1, succeeded: 1 });
     const inQualys = h.sandbox.users().filter((u) => u.email === 'ada.lovelace@corp.test');
     expect(inQualys).toHaveLength(1);
-    expect((await h.store.getRecord('users', 'ada.lovelace'))!.fields.qualys_login).toBe(inQualys[0]!.login);
+    const ada = (await h.store.getRecord('users', 'ada.lovelace'))!.fields;
+    expect(ada.qualys_login).toBe(inQualys[0]!.login);
+    // The mapping's literal qualys_error: "" applies too: the first run's in-doubt error is gone.
+    expect(ada.qualys_error ?? '').toBe('');
     // The earlier attempt's row now says what happened.
     const old = await h.store.getRun(first.runId);
     expect(old!.records[0]!.steps[0]).toMatchObject({ status: 'succeeded' });

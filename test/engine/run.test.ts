@@ -154,6 +154,31 @@ describe('activate, deactivate, edit, change password', () => {
     expect((await h.store.getRun(after[0]!.runId))!.records.map((r) => r.key)).toEqual(['new.boss']);
   });
 
+  it('a failed step\'s outputs (its error message) are not results for a later step', async () => {
+    const chain = `version: 1
+name: chain
+object: users
+trigger: { on: [manual] }
+steps:
+  - id: first
+    preset: qualys.edit_user
+    credentials: qualys
+    params: { login: "{{qualys_login}}x", title: T }
+    on_error: continue
+  - id: second
+    preset: qualys.deactivate_user
+    credentials: qualys
+    params: { login: "{{qualys_login}}" }
+    response: { title: "after[{{steps.first.outputs.message}}]" }
+`;
+    h = await harness({ extra: { 'chain.yaml': chain } });
+    const u = h.sandbox.addUser({ role: 'scanner', first_name: 'C', last_name: 'H', email: 'ch@corp.test', status: 'Active' });
+    await h.store.upsertMany('users', [person('c.h', { qualys_login: u.login })]);
+    const s = await runWorkflow(h.deps, h.workflow('chain'), { trigger: 'manual' });
+    expect(s.steps).toMatchObject({ first: { failed: 1 }, second: { succeeded: 1 } });
+    expect((await h.store.getRecord('users', 'c.h'))!.fields.title).toBe('after[]');
+  });
+
   it('changes a password and keeps it only in the sensitive field', async () => {
     h = await harness();
     const u = h.sandbox.addUser({ role: 'scanner', first_name: 'Pat', last_name: 'Word', email: 'pw@corp.test', status: 'Active' });
@@ -408,6 +433,14 @@ describe('import', () => {
   const addQualysUser = (login: string, email: string, last = 'User') =>
     h.sandbox.addUser({ login, role: 'scanner', first_name: 'Q', last_name: last, email, status: 'Active' });
   const importUsers = () => runWorkflow(h.deps, h.workflow('qualys-import-users'), { trigger: 'manual' });
+
+  it('a failed list call keeps its error code in history and in the summary', async () => {
+    h = await harness({ sandbox: { users: 0, faults: 'malformed:script=user_list' } });
+    const s = await importUsers();
+    expect(s.status).toBe('failed');
+    expect(s.failures[0]!.error).toMatch(/\[response-unreadable\]$/);
+    expect((await h.store.getRun(s.runId))!.records[0]!.steps[0]).toMatchObject({ status: 'failed', error_code: 'response-unreadable' });
+  });
 
   it('keeps a field whose element the list leaves out (a restricted view), and clears one that is listed empty', async () => {
     h = await harness({ sandbox: { users: 0 } });

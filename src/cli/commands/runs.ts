@@ -22,7 +22,9 @@ Lists runs (newest first) or shows one run with every record and step: the reque
 (secrets redacted), HTTP status, Qualys code and message, outputs, attempts, duration, error.
 retry runs the workflow again over the run's records (event runs: with their original events);
 resolve settles a step left unknown (a create whose outcome could not be established): failed
-lets the next run send it again, succeeded does not.
+lets the next run send it again; succeeded marks it done, but its response mapping was never
+applied: set those fields (e.g. skein records set KEY qualys_login=...) before the next run, or
+a record the rules still match gets the call again.
 
 Options:
   --workflow NAME   only runs of this workflow
@@ -112,6 +114,11 @@ async function retryRun(ws: Workspace, positionals: string[], failedOnly: boolea
       return EXIT.OK;
     }
     const summary = await runWorkflow(deps, wf, target);
+    if (!summary.runId && format !== 'json') {
+      // Nothing matched the rules any more (an earlier step's mapping changed the record).
+      println(io.stdout, `nothing to retry: no record of run ${run.id} matches ${wf.name}'s rules now; no run recorded (steps still in doubt need skein runs resolve)`);
+      return EXIT.OK;
+    }
     println(io.stdout, format === 'json' ? JSON.stringify(summary, null, 2) : formatSummary(summary));
     return summary.failed ? EXIT.FAILED : EXIT.OK;
   } finally {
@@ -147,6 +154,11 @@ async function resolveRun(ws: Workspace, positionals: string[], values: { as?: s
   await ws.store.commit(rows.map((r) => ({ op: 'recordStep', runId: r.runId, recordKey: key, step: { step_id: r.stepId, status: values.as as 'succeeded' | 'failed', error: note, error_code: 'resolved' } })));
   const others = new Set(rows.filter((r) => r.runId !== runId).map((r) => r.runId));
   println(io.stdout, `${open.map((st) => st.step_id).join(', ')} of ${key} in run ${runId}${others.size ? ` (and ${others.size} earlier run(s) that left it in doubt)` : ''}: ${note}`);
+  if (values.as === 'succeeded') {
+    // The run that met the call never applied its response mapping: the record does not say so
+    // yet, and while its rules still match, the next run sends the call again.
+    println(io.stdout, `note: the step's response mapping was not applied; set those fields yourself (e.g. skein records set ${key} qualys_login=...) before the next run, or a record its rules still match gets the call again`);
+  }
   return EXIT.OK;
 }
 
