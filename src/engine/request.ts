@@ -57,20 +57,25 @@ function wireValue(input: Input | undefined, v: string | number | boolean): stri
 /** Maps (a preset's query, form or headers) that hold no template: rendered once, then copied. */
 const constantMaps = new WeakMap<object, Record<string, string> | null>();
 
-function renderMap(map: Record<string, string | number | boolean> | undefined, ctx: object): Record<string, string> {
+function renderMap(map: Record<string, string | number | boolean> | undefined, ctx: object, dropEmpty = false): Record<string, string> {
   if (map === undefined) return {};
   let constant = constantMaps.get(map);
   if (constant === undefined) {
-    constant = Object.values(map).some((v) => typeof v === 'string' && isTemplate(v)) ? null : renderEach(map, ctx);
+    constant = Object.values(map).some((v) => typeof v === 'string' && isTemplate(v)) ? null : renderEach(map, ctx, false);
     constantMaps.set(map, constant);
   }
   // A copy: callers add the inputs to it.
-  return constant ? Object.assign({}, constant) : renderEach(map, ctx);
+  return constant ? Object.assign({}, constant) : renderEach(map, ctx, dropEmpty);
 }
 
-function renderEach(map: Record<string, string | number | boolean>, ctx: object): Record<string, string> {
+/** `dropEmpty`: a template that renders "" means "not given", as in params (a literal "" is sent). */
+function renderEach(map: Record<string, string | number | boolean>, ctx: object, dropEmpty: boolean): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(map)) out[k] = typeof v === 'string' ? render(v, ctx) : String(v);
+  for (const [k, v] of Object.entries(map)) {
+    const r = typeof v === 'string' ? render(v, ctx) : String(v);
+    if (dropEmpty && r === '' && typeof v === 'string' && isTemplate(v)) continue;
+    out[k] = r;
+  }
   return out;
 }
 
@@ -149,8 +154,30 @@ function buildUrl(base: string, query: Record<string, string>, shownInputs: Reco
   return built;
 }
 
-/** JSON keys whose values an inline request body shows masked. */
+/** JSON keys whose values an inline request body shows masked, when it is not JSON. */
 const SECRET_BODY_KEYS = ['password', 'passwd', 'secret', 'client_secret', 'token', 'access_token', 'refresh_token', 'api_key', 'apikey', 'authorization'];
+
+/** The keys of a JSON body (at any depth) whose names say they hold a secret (new_password, user_token). */
+function bodySecretKeys(body: string): string[] {
+  let tree: unknown;
+  try {
+    tree = JSON.parse(body);
+  } catch {
+    return SECRET_BODY_KEYS;
+  }
+  const keys = new Set<string>();
+  const walk = (v: unknown): void => {
+    if (Array.isArray(v)) v.forEach(walk);
+    else if (v !== null && typeof v === 'object') {
+      for (const [k, x] of Object.entries(v)) {
+        if (isSecretName(k)) keys.add(k);
+        else walk(x);
+      }
+    }
+  };
+  walk(tree);
+  return [...keys];
+}
 
 function buildHttp(req: Request, ctx: object, inputWire: Record<string, string>, shownInputs: Record<string, string>): BuiltRequest {
   const method = req.method;
@@ -168,8 +195,8 @@ function buildHttp(req: Request, ctx: object, inputWire: Record<string, string>,
     if (goodBases.size >= 1000) goodBases.clear();
     goodBases.set(rendered, base);
   }
-  const query = renderMap(req.query, ctx);
-  const form = renderMap(req.form, ctx);
+  const query = renderMap(req.query, ctx, true);
+  const form = renderMap(req.form, ctx, true);
   const inputsIn = req.inputs_in ?? (method === 'GET' ? 'query' : 'form');
   Object.assign(inputsIn === 'query' ? query : form, inputWire);
   // A value is shown masked when its input is sensitive, or when its name says it is a secret
@@ -178,7 +205,11 @@ function buildHttp(req: Request, ctx: object, inputWire: Record<string, string>,
   const url = buildUrl(base, query, shownInputs);
   const headers: Record<string, string> = { 'x-requested-with': 'skein' };
   const given = renderMap(req.headers, ctx);
-  for (const k in given) headers[k.toLowerCase()] = given[k]!;
+  for (const k in given) {
+    // A line break would end the header (undici refuses it as a network error after the fact).
+    if (/[\r\n]/.test(given[k]!)) throw new SkeinError('param-value', `header ${JSON.stringify(k)} would carry a line break; a header value is one line`);
+    headers[k.toLowerCase()] = given[k]!;
+  }
   let body: string | undefined;
   if (Object.keys(form).length && method !== 'GET') {
     body = new URLSearchParams(form).toString();
@@ -192,7 +223,7 @@ function buildHttp(req: Request, ctx: object, inputWire: Record<string, string>,
   for (const [k, v] of Object.entries(method === 'GET' ? query : { ...query, ...form })) shownParams[k] = k in shownInputs ? shownInputs[k]! : isSecretName(k) ? REDACTED : v;
   const shownHeaders: Record<string, string> = {};
   for (const k in headers) shownHeaders[k] = isSecretName(k) ? REDACTED : headers[k]!;
-  const shownBody = body === undefined || Object.keys(form).length ? undefined : req.body !== undefined ? redact(body, null, SECRET_BODY_KEYS).text : body;
+  const shownBody = body === undefined || Object.keys(form).length ? undefined : req.body !== undefined ? redact(body, null, bodySecretKeys(body)).text : body;
   return {
     method,
     url: url.url,

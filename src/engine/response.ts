@@ -235,7 +235,23 @@ export function readResponse(req: Pick<Request, 'response' | 'outputs' | 'max_re
     if (c.not_in) return t === undefined || !c.not_in.includes(t);
     return v !== undefined;
   });
-  const red = redact(body, tree, req.response?.redact ?? []);
+  // A sensitive output is hidden in the answer too (by its key, and its value wherever it
+  // appears), or {{response}} and run history would hold what the output declares secret.
+  let hidden = req.response?.redact ?? [];
+  for (const o of Object.values(req.outputs ?? {})) {
+    if (!o.sensitive) continue;
+    const key = o.path.split('.').pop()!.replace(/^@/, '');
+    if (key && !hidden.includes(key)) hidden = [...hidden, key];
+  }
+  const red = redact(body, tree, hidden);
+  const secretValues = [...sensitiveOutputs].map((n) => outputs[n]).filter((v): v is string => v !== undefined && v.length >= 4);
+  if (secretValues.length) {
+    for (const v of secretValues) for (const form of new Set([v, JSON.stringify(v).slice(1, -1)])) red.text = red.text.split(form).join(REDACTED);
+    const hide = (s: string) => secretValues.reduce((acc, v) => acc.split(v).join(REDACTED), s);
+    const walk = (x: unknown): unknown =>
+      typeof x === 'string' ? hide(x) : Array.isArray(x) ? x.map(walk) : x !== null && typeof x === 'object' ? Object.fromEntries(Object.entries(x).map(([k, y]) => [k, walk(y)])) : x;
+    red.tree = walk(red.tree);
+  }
   const ok = status >= 200 && status < 300 && parseError === undefined && checksOk;
   return {
     ok,

@@ -116,7 +116,8 @@ async function execute(step: Step, preset: Preset | undefined, context: Record<s
       // Redirects are not followed (a POST must not be re-sent elsewhere); where it pointed is
       // what a person needs to fix the base URL.
       const to = res.headers.location ? ` to ${redactUrl(res.headers.location)}` : '';
-      return { outcome: 'failed', ...base, error: `${vendorName(def)} answered HTTP ${res.status} (a redirect${to}); redirects are not followed: check the base URL (vars.qualys_api_url)`, errorCode: 'http-redirect' };
+      const where = (def.script ?? '').endsWith('.php') ? ' (vars.qualys_api_url)' : '';
+      return { outcome: 'failed', ...base, error: `${vendorName(def)} answered HTTP ${res.status} (a redirect${to}); redirects are not followed: check the base URL${where}`, errorCode: 'http-redirect' };
     }
     if (parsed.ok) return { outcome: 'succeeded', ...base };
     if (!built.idempotent && (parsed.code === STILL_PROCESSING || res.status === 202)) {
@@ -137,7 +138,7 @@ async function execute(step: Step, preset: Preset | undefined, context: Record<s
     const durationMs = Date.now() - started;
     if (err instanceof HttpError) {
       const parsed = err.body !== undefined && err.status !== undefined ? readResponse(def, err.status, scrub(err.body)) : undefined;
-      const detail = parsed?.code ? ` (${vendorName(def)} ${parsed.code}${parsed.message ? `: ${oneLine(parsed.message)}` : ''})` : '';
+      const detail = parsed?.code || parsed?.message ? ` (${vendorName(def)}${parsed.code ? ` ${parsed.code}` : ''}${parsed.message ? `: ${oneLine(parsed.message)}` : ''})` : '';
       // A server error does not say the call did nothing (Qualys may fail after applying it).
       const serverError = err.kind === 'status' && ((err.status ?? 0) >= 500 || parsed?.code === STILL_PROCESSING) && !built.idempotent;
       // The transport's own code (a timeout, a reset) is kept: it tells a slow vendor from a proxy.

@@ -123,3 +123,44 @@ describe('a server that echoes the credential', () => {
     expect(exec.response!.text).toBe('{"a":"abc"}');
   });
 });
+
+describe('inline requests (from an end-to-end review)', () => {
+  it('hide a sensitive output in the stored answer and its tree, drop a query value whose template renders "", mask secret-named body keys', async () => {
+    const { exec, hit } = await call('apikey', {
+      query: { email: '{{missing}}', page: '', keep: 'x' },
+      headers: { 'X-Note': 'ok' },
+      body: '{"new_password":"{{username}}-p","user_token":"t-{{username}}","name":"{{username}}"}',
+      response: { format: 'json' },
+      outputs: { api_key: { path: 'api_key', sensitive: true, description: 'the new key' }, id: { path: 'id', description: 'id' } },
+    }, (_h, res) => res.end('{"id":7,"api_key":"ak_1681secret","echo":"ak_1681secret"}'));
+    expect(exec.outcome).toBe('succeeded');
+    expect(exec.response!.outputs).toMatchObject({ api_key: 'ak_1681secret', id: '7' });
+    expect(exec.response!.text).not.toContain('ak_1681secret');
+    expect(JSON.stringify(exec.response!.tree)).not.toContain('ak_1681secret');
+    // "{{missing}}" rendered "": not given; a literal "" is sent.
+    expect(hit.url).toMatch(/[?&]page=(&|$)/);
+    expect(hit.url).not.toContain('email=');
+    expect(exec.request!.body).toBe('{"new_password":"[REDACTED]","user_token":"[REDACTED]","name":"ada"}');
+  });
+
+  it('a header value with a line break fails the step before sending; an error answer with only a message keeps it', async () => {
+    let hits = 0;
+    const s = await startServer((_hit, _req, res) => {
+      hits++;
+      res.statusCode = 404;
+      res.end('{"error":{"message":"no such user"}}');
+    });
+    servers.push(s);
+    const http = new HttpClient();
+    clients.push(http);
+    const step = (headers: Record<string, string>) => ({ id: 'n', credentials: 'apikey', request: { method: 'GET', url: `${s.url}/u`, headers, response: { format: 'json', error_message: ['error.message'] } } }) as never;
+    const cred = resolveCredential(config, 'apikey', env, '.');
+    const bad = await executeStep(step({ 'X-Note': '{{note}}' }), undefined, { username: 'ada', note: 'line1\nline2', vars: {} }, { http, vars: {}, credential: cred });
+    expect(bad).toMatchObject({ outcome: 'failed', errorCode: 'param-value' });
+    expect(bad.error).toMatch(/header "X-Note" would carry a line break/);
+    expect(hits).toBe(0);
+    const missing = await executeStep(step({}), undefined, { username: 'ada', vars: {} }, { http, vars: {}, credential: cred });
+    expect(missing.error).toMatch(/HTTP 404 .*\(the server: no such user\)$/);
+  });
+});
+
