@@ -41,6 +41,8 @@ export const HELPERS: Record<string, (...a: unknown[]) => unknown> = {
     const [list, sep] = args(a);
     return Array.isArray(list) ? list.map(text).join(sep === undefined ? ',' : text(sep)) : text(list);
   },
+  /** {{urlencode value}}: a value percent-encoded for a URL path segment or query (/ ? # & too). */
+  urlencode: (...a) => encodeURIComponent(text(args(a)[0])),
   /** {{json value}}: JSON text of a value. */
   json: (...a) => JSON.stringify(args(a)[0] ?? null),
   /** {{date value "YYYY-MM-DD"}}: formats a date (tokens YYYY MM DD HH mm ss; default ISO 8601 UTC). */

@@ -17,6 +17,13 @@ describe('date helper', () => {
   });
 });
 
+describe('urlencode helper', () => {
+  it('encodes a value for a URL path segment, / ? # & and non-ASCII included', () => {
+    expect(render('/users/{{urlencode t}}', { t: 'Head of R&D/Ops? #1 é' })).toBe('/users/Head%20of%20R%26D%2FOps%3F%20%231%20%C3%A9');
+    expect(render('{{urlencode missing}}', {})).toBe('');
+  });
+});
+
 describe('rules', () => {
   const fields = buildObjectDefs({ users: { fields: { hired: { type: 'date' } } } }).get('users')!.fields;
   it('changed_to is false on a deleted event, even for ""', () => {
