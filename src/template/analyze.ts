@@ -258,6 +258,8 @@ function parseErrorPosition(text: string, message: string): { message: string } 
 
 /** Templates from other tools (Jinja filters, XML attributes, bracket lookups) fail to parse here. */
 function otherLanguageHint(text: string): string {
+  // A JSON body closing right after a template: "}}}" reads as the end of a {{{raw}}} tag.
+  if (/[^{]\{\{[^{}]*\}\}\}/.test(text)) return '; a "}" right after "}}" reads as "}}}" (the end of a {{{...}}} tag): put a space between them, e.g. {"email": {{json email}} }';
   if (/\{\{[^}]*\|[^}]*\}\}/.test(text)) return '; Skein templates are Handlebars: write {{lower email}}, not {{email | lower}}';
   if (/\{\{[^}]*\.@[A-Za-z_]/.test(text)) return '; an XML attribute is a plain key in templates: {{response.USER_OUTPUT.RETURN.status}}, not .@status';
   if (/\{\{[^}]*\[['"]/.test(text)) return '; write a path with dots ({{response.USER_OUTPUT}}), or {{lookup response "USER_OUTPUT"}}';
