@@ -315,7 +315,7 @@ const READS_ANSWER = /\{\{[^}]*\b(outputs|response)\b/;
 
 /** Joins the reason a call was in doubt and how it was settled, in the earlier run's history. */
 const THEN = '; then ';
-const TOOK_EFFECT = 'the call took effect, so the next run looks it up instead of sending it again';
+const TOOK_EFFECT = 'the call took effect, so it is not sent again: the next run looks it up where the preset can, else skein runs resolve settles it';
 
 /** Store errors that mean "this mapping is refused", not "the store failed". */
 const MAPPING_REFUSALS: ReadonlySet<string> = new Set(['invalid-field', 'record-not-found']);

@@ -180,7 +180,7 @@ steps:
     const before = h.sandbox.users().length;
     const first = await runWorkflow(h.deps, h.workflow('bad-create-map'), { trigger: 'manual' });
     expect(first.steps.create).toMatchObject({ succeeded: 0, failed: 0, unknown: 1 });
-    expect(first.failures[0]!.error).toMatch(/response mapping not applied: .*start_date.*; the call took effect, so the next run looks it up/);
+    expect(first.failures[0]!.error).toMatch(/response mapping not applied: .*start_date.*; the call took effect, so it is not sent again: the next run looks it up/);
     expect(h.sandbox.users()).toHaveLength(before + 1);
     // The next run reconciles (finds the user by email) and sends nothing.
     await runWorkflow(h.deps, h.workflow('bad-create-map'), { trigger: 'manual' });
