@@ -133,6 +133,8 @@ export class Scheduler {
       this.deps.log.debug({ workflow: wf.name, tick: at.toISOString() }, 'schedule tick already claimed');
       return;
     }
+    // Stopped while claiming: the store is closing, and the tick is the next start's to catch up.
+    if (this.stopped) return;
     const now = this.deps.now?.() ?? new Date();
     // The fire time is stored before the run starts: a crash mid-run does not fire this tick again.
     await this.deps.store.setKv(lastKey(wf.name), at.toISOString());
