@@ -48,9 +48,11 @@ function readSource(cred: string, part: string, src: Source, env: NodeJS.Process
 const MIN_SCRUBBED_LENGTH = 4;
 
 function withForms(name: string, header: string, value: string, secrets: string[]): ResolvedCredential {
-  const forms = [value, ...secrets].filter((s) => s.length >= MIN_SCRUBBED_LENGTH).flatMap(secretForms);
-  // Longest first: the whole header value goes before the token inside it.
-  return { name, header, value, secretForms: [...new Set(forms)].sort((a, b) => b.length - a.length) };
+  const forms = [...new Set(secrets.filter((s) => s.length >= MIN_SCRUBBED_LENGTH).flatMap(secretForms))];
+  // A spelling that holds another is covered by cutting out the shorter one ("Basic xyz" leaves
+  // "Basic [REDACTED]"): every answer is searched for each one kept, so fewer is cheaper.
+  const minimal = forms.filter((f) => !forms.some((g) => g !== f && f.includes(g)));
+  return { name, header, value, secretForms: minimal };
 }
 
 /** Resolves one credential; `baseDir` anchors relative file paths (the skein.yaml folder). */
@@ -71,7 +73,8 @@ export function resolveCredential(config: ConfigFile, name: string, env: NodeJS.
       const username = read('username', c.username);
       const password = read('password', c.password);
       const basic = Buffer.from(`${username}:${password}`).toString('base64');
-      return withForms(name, 'authorization', `Basic ${basic}`, [basic, password]);
+      // Unpadded, it is found however the "=" padding was escaped (%3D, %3d, \u003d).
+      return withForms(name, 'authorization', `Basic ${basic}`, [basic.replace(/=+$/, ''), password]);
     }
   }
 }

@@ -90,9 +90,13 @@ async function execute(step: Step, preset: Preset | undefined, context: Record<s
   const scrub = (text: string) => (forms.length ? replaceForms(text, forms, REDACTED) : text);
   const scrubHeaders = (h: Record<string, string>) => {
     if (!forms.length) return h;
-    const out: Record<string, string> = {};
-    for (const k in h) out[k] = scrub(h[k]!);
-    return out;
+    // Copied only when a value holds a secret: this runs for every answer.
+    let out: Record<string, string> | undefined;
+    for (const k in h) {
+      const v = scrub(h[k]!);
+      if (v !== h[k]) (out ??= { ...h })[k] = v;
+    }
+    return out ?? h;
   };
   try {
     const res = await env.http.send(
