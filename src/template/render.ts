@@ -149,7 +149,9 @@ const textProto = {
  * it; nested objects render as JSON instead of "[object Object]".
  */
 export function renderableTree(tree: unknown, text?: string): unknown {
-  if (tree === null || typeof tree !== 'object') return tree ?? text ?? '';
+  // A JSON null stays null: it renders "" like any missing value, and {{json x}} reads "null".
+  if (tree === null) return text ?? null;
+  if (typeof tree !== 'object') return tree ?? text ?? '';
   if (Array.isArray(tree)) return tree.map((t) => renderableTree(t));
   const out = Object.create(textProto) as Record<string | symbol, unknown>;
   if (text !== undefined) out[TEXT] = text;

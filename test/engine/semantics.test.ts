@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { compileRule } from '../../src/conditions/evaluate.js';
 import { readResponse } from '../../src/engine/response.js';
-import { render } from '../../src/template/render.js';
+import { render, renderableTree } from '../../src/template/render.js';
 import { buildObjectDefs } from '../../src/workflow/objects.js';
 
 describe('date helper', () => {
@@ -14,6 +14,16 @@ describe('date helper', () => {
     for (const bad of ['42', 'Ada 5', '2026-02-30', '2025-02-29', '2026-13-01', 'yesterday', ''])
       expect(render('{{date d}}', { d: bad }), bad).toBe('');
     expect(render('{{date d}}', { d: 42 })).toBe('');
+  });
+});
+
+describe('JSON null in an answer', () => {
+  it('renders "" as text and null through {{json}}', () => {
+    const r = readResponse({ response: { format: 'json' } } as never, 200, '{"nul":null,"n":1}');
+    const ctx = { response: renderableTree(r.tree, r.text) };
+    expect(render('[{{response.nul}}]', ctx)).toBe('[]');
+    expect(render('{{json response.nul}},{{json response.n}}', ctx)).toBe('null,1');
+    expect(render('{{default response.nul "x"}}', ctx)).toBe('x');
   });
 });
 
