@@ -313,8 +313,15 @@ steps:
     const resolved = await runCli(['runs', 'resolve', dropped.runId, 'dan', '--as', 'succeeded', '--note', 'checked in the Qualys UI'], dir);
     expect(resolved.code).toBe(0);
     expect(resolved.stdout).toMatch(/create of dan in run .*: resolved as succeeded by a person: checked in the Qualys UI/);
+    // The mapping never ran: the person is told to set the mapped fields before the next run.
+    expect(resolved.stdout).toMatch(/\nnote: the step's response mapping was not applied; set those fields yourself \(e\.g\. skein records set dan qualys_login=\.\.\.\)/);
     const shown = JSON.parse((await runCli(['runs', 'show', dropped.runId, '--format', 'json'], dir)).stdout);
-    expect(shown.records[0].steps[0]).toMatchObject({ status: 'succeeded' });
+    expect(shown.records[0].steps[0]).toMatchObject({ status: 'succeeded', error_code: 'resolved' });
+    // Set by hand as told: a retry of that run matches nothing and sends nothing.
+    await runCli(['records', 'set', 'dan', `qualys_login=${sandbox.findUserByEmail('dan@corp.test')!.login}`], dir);
+    const nothing = await runCli(['runs', 'retry', dropped.runId, ...withUrl()], dir, ENV);
+    expect([nothing.code, nothing.stdout]).toEqual([0, expect.stringContaining('1 record(s) considered, 0 matched')]);
+    expect(sandbox.users().filter((u) => u.email === 'dan@corp.test')).toHaveLength(1);
     expect((await runCli(['runs', 'resolve', dropped.runId, 'dan', '--as', 'failed'], dir)).code).toBe(1);
   });
 
