@@ -37,12 +37,28 @@ afterEach(async () => {
 
 const withUrl = () => ['--var', `qualys_api_url=${url}`];
 
+/** Imports `n` Active people with no Qualys login (PREFIX0@corp.test, ...): a create each to send. */
+async function importActive(prefix: string, n: number): Promise<void> {
+  const rows = ['username,email,first_name,last_name,title,phone,address1,city,country,status'];
+  for (let i = 0; i < n; i++) rows.push(`${prefix}${i},${prefix}${i}@corp.test,P,Erson${i},Engineer,1,1 Main St,Berlin,Germany,Active`);
+  writeFileSync(join(dir, `${prefix}.csv`), rows.join('\n') + '\n');
+  expect((await runCli(['records', 'import', `${prefix}.csv`], dir)).code).toBe(0);
+}
+
+/** `skein run qualys-create-user ...` as a child process against the sandbox. */
+const spawnCreate = (...args: string[]) => spawn(process.execPath, [join(root, 'bin', 'skein.js'), 'run', 'qualys-create-user', ...args, ...withUrl()], { cwd: dir, env: { ...process.env, ...ENV } });
+
+/** Resolves once the sandbox has seen `n` requests. */
+async function requestsSeen(n: number): Promise<void> {
+  while (sandbox.stats().requests < n) await new Promise((r) => setTimeout(r, 20));
+}
+
+/** Qualys users created for the people `importActive(prefix, ...)` wrote. */
+const createdFor = (prefix: string) => sandbox.users().filter((u) => new RegExp(`^${prefix}\\d+@corp\\.test$`).test(u.email)).length;
+
 describe('skein plan / run / runs', () => {
   it('a run with more calls in flight than Node\'s listener limit prints no leak warning', async () => {
-    const rows = ['username,email,first_name,last_name,title,phone,address1,city,country,status'];
-    for (let i = 0; i < 14; i++) rows.push(`w${i},w${i}@corp.test,W,Arn${i},Engineer,1,1 Main St,Berlin,Germany,Active`);
-    writeFileSync(join(dir, 'fourteen.csv'), rows.join('\n') + '\n');
-    expect((await runCli(['records', 'import', 'fourteen.csv'], dir)).code).toBe(0);
+    await importActive('w', 14);
     sandbox.setLatency(200);
     const r = await promisify(execFile)(process.execPath, [join(root, 'bin', 'skein.js'), 'run', 'qualys-create-user', ...withUrl()], { cwd: dir, env: { ...process.env, ...ENV } });
     expect(r.stdout).toMatch(/14 matched: 14 succeeded/);
@@ -50,13 +66,10 @@ describe('skein plan / run / runs', () => {
   });
 
   it('a run killed mid-call (SIGKILL): the next run at once reconciles its calls instead of waiting out its heartbeat', async () => {
-    const rows = ['username,email,first_name,last_name,title,phone,address1,city,country,status'];
-    for (let i = 0; i < 4; i++) rows.push(`k${i},k${i}@corp.test,K,Ill${i},Engineer,1,1 Main St,Berlin,Germany,Active`);
-    writeFileSync(join(dir, 'four.csv'), rows.join('\n') + '\n');
-    expect((await runCli(['records', 'import', 'four.csv'], dir)).code).toBe(0);
+    await importActive('k', 4);
     sandbox.setLatency(400);
-    const child = spawn(process.execPath, [join(root, 'bin', 'skein.js'), 'run', 'qualys-create-user', '--concurrency', '2', ...withUrl()], { cwd: dir, env: { ...process.env, ...ENV } });
-    while (sandbox.stats().requests < 1) await new Promise((r) => setTimeout(r, 20));
+    const child = spawnCreate('--concurrency', '2');
+    await requestsSeen(1);
     child.kill('SIGKILL');
     await new Promise((r) => child.once('exit', r));
     // Let the calls the killed run sent land at the vendor.
@@ -65,30 +78,26 @@ describe('skein plan / run / runs', () => {
     const again = await runCli(['run', 'qualys-create-user', ...withUrl()], dir, ENV);
     expect(again.stdout).not.toContain('is making this call');
     expect(again.code).toBe(0);
-    expect(sandbox.users().filter((u) => /^k\d@corp\.test$/.test(u.email))).toHaveLength(4);
+    expect(createdFor('k')).toBe(4);
   });
 
   it('Ctrl-C: the calls in flight finish, the run is recorded cancelled, exit 130; the next run does the rest at once', async () => {
-    const rows = ['username,email,first_name,last_name,title,phone,address1,city,country,status'];
-    for (let i = 0; i < 8; i++) rows.push(`u${i},u${i}@corp.test,U,Ser${i},Engineer,1,1 Main St,Berlin,Germany,Active`);
-    writeFileSync(join(dir, 'many.csv'), rows.join('\n') + '\n');
-    expect((await runCli(['records', 'import', 'many.csv'], dir)).code).toBe(0);
+    await importActive('u', 8);
     sandbox.setLatency(700);
-    const child = spawn(process.execPath, [join(root, 'bin', 'skein.js'), 'run', 'qualys-create-user', '--concurrency', '2', ...withUrl()], { cwd: dir, env: { ...process.env, ...ENV } });
+    const child = spawnCreate('--concurrency', '2');
     let out = '';
     let err = '';
     child.stdout.on('data', (d) => (out += String(d)));
     child.stderr.on('data', (d) => (err += String(d)));
     // Calls are in flight once the sandbox has seen one.
-    while (sandbox.stats().requests < 1) await new Promise((r) => setTimeout(r, 20));
+    await requestsSeen(1);
     child.kill('SIGINT');
     const code = await new Promise<number | null>((r) => child.once('exit', r));
     expect(code).toBe(130);
     expect(err).toContain('skein run: SIGINT: stopping; the calls in flight finish');
     expect(out).toMatch(/: cancelled\n/);
     // The calls in flight finished and were recorded; the other records were not started.
-    const created = () => sandbox.users().filter((u) => /^u\d@corp\.test$/.test(u.email)).length;
-    const done = created();
+    const done = createdFor('u');
     expect(done).toBeGreaterThan(0);
     expect(done).toBeLessThan(8);
     expect(out).toContain(`step create: ${done} succeeded, 0 failed`);
@@ -98,7 +107,7 @@ describe('skein plan / run / runs', () => {
     sandbox.setLatency(0);
     const again = await runCli(['run', 'qualys-create-user', ...withUrl()], dir, ENV);
     expect([again.code, again.stdout]).toEqual([0, expect.stringContaining(`${8 - done} matched: ${8 - done} succeeded, 0 failed`)]);
-    expect(created()).toBe(8);
+    expect(createdFor('u')).toBe(8);
   });
 
   it('plans in json and markdown without sending, runs, and shows the history', async () => {
