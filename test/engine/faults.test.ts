@@ -1,5 +1,7 @@
 // Bad answers and slow peers: 409 without ToWait-Sec, step timeouts, huge bodies, XML entity
 // bombs, and deleted-record events.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { readResponse } from '../../src/engine/response.js';
 import { runPending } from '../../src/engine/pending.js';
@@ -147,36 +149,14 @@ steps:
   });
 
   it('a refused mapping after a create that took effect leaves it in doubt: the next run looks the user up, never creates a second', async () => {
-    h = await harness({
-      extra: {
-        'bad-create-map.yaml': `version: 1
-name: bad-create-map
-object: users
-trigger: { on: [manual] }
-rules: { field: qualys_login, is_empty: true }
-steps:
-  - id: create
-    preset: qualys.create_user
-    credentials: qualys
-    params:
-      user_role: scanner
-      business_unit: Unassigned
-      first_name: "{{first_name}}"
-      last_name: "{{last_name}}"
-      title: "{{title}}"
-      phone: "{{phone}}"
-      email: "{{email}}"
-      address1: "{{address1}}"
-      city: "{{city}}"
-      country: "{{country}}"
-      send_email: true
-    response:
-      qualys_login: "{{outputs.login}}"
-      start_date: "{{outputs.message}}"
-`,
-      },
-    });
-    await h.store.upsertMany('users', [person('c.d', { address1: '1 Main St', city: 'Berlin', country: 'Germany' })]);
+    // The shipped create-user workflow, with one more mapping the field refuses (no date).
+    const shipped = readFileSync(join(import.meta.dirname, '..', '..', 'workflows', 'qualys-create-user.yaml'), 'utf8');
+    const badMap = shipped
+      .replace('name: qualys-create-user', 'name: bad-create-map')
+      .replace('      qualys_login: "{{outputs.login}}"\n', '      qualys_login: "{{outputs.login}}"\n      start_date: "{{outputs.message}}"\n');
+    expect(badMap).toContain('start_date:');
+    h = await harness({ extra: { 'bad-create-map.yaml': badMap } });
+    await h.store.upsertMany('users', [person('c.d')]);
     const before = h.sandbox.users().length;
     const first = await runWorkflow(h.deps, h.workflow('bad-create-map'), { trigger: 'manual' });
     expect(first.steps.create).toMatchObject({ succeeded: 0, failed: 0, unknown: 1 });
