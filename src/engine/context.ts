@@ -5,6 +5,7 @@ import type { FieldDef } from '../workflow/objects.js';
 import { renderableTree } from '../template/render.js';
 import type { ParsedResponse } from './response.js';
 import { MASK } from '../records/format.js';
+import { replaceForms, secretForms } from '../secret-names.js';
 
 export interface StepResult {
   outputs: Record<string, string>;
@@ -96,36 +97,6 @@ export function addSensitiveValues(ctx: object, values: readonly string[]): void
 /** The sensitive values a context carries (see SENSITIVE_VALUES). */
 export function sensitiveValues(ctx: object): readonly string[] {
   return (ctx as { [SENSITIVE_VALUES]?: string[] })[SENSITIVE_VALUES] ?? [];
-}
-
-/**
- * The spellings a secret may take in a request or an echoed answer: as is, URL- and
- * form-encoded, escaped inside a JSON string and inside XML text.
- */
-export function secretForms(secret: string): string[] {
-  const xml = secret.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
-  const json = JSON.stringify(secret).slice(1, -1);
-  const uri = [encodeURIComponent(secret), encodeURI(secret), new URLSearchParams({ x: secret }).toString().slice(2)];
-  const forms = [
-    secret,
-    ...uri,
-    // Percent-escapes in lower case (%2f), as some servers write them.
-    ...uri.map((u) => u.replace(/%[0-9A-F]{2}/g, (m) => m.toLowerCase())),
-    json,
-    // PHP's json_encode escapes "/", which most Basic base64 strings hold.
-    json.replace(/\//g, '\\/'),
-    xml,
-    xml.replace(/'/g, '&apos;'),
-    xml.replace(/'/g, '&#39;'),
-  ];
-  return [...new Set(forms.filter((f) => f !== ''))];
-}
-
-/** Replaces every one of `forms` in `text` with `by`. */
-export function replaceForms(text: string, forms: readonly string[], by: string): string {
-  let out = text;
-  for (const f of forms) if (out.includes(f)) out = out.split(f).join(by);
-  return out;
 }
 
 /** Replaces every sensitive value in `text`, also in its encoded spellings. */

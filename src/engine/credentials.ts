@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import type { ConfigFile } from '../generated/config.js';
 import { SkeinError } from '../errors.js';
-import { secretForms } from './context.js';
+import { MIN_SECRET_LENGTH, secretForms } from '../secret-names.js';
 
 export interface ResolvedCredential {
   name: string;
@@ -41,14 +41,8 @@ function readSource(cred: string, part: string, src: Source, env: NodeJS.Process
   return v;
 }
 
-/**
- * Secrets shorter than this are not cut out of answers: a one- or two-character value would mangle
- * every answer it occurs in by chance, and no vendor accepts such a password or token anyway.
- */
-const MIN_SCRUBBED_LENGTH = 4;
-
 function withForms(name: string, header: string, value: string, secrets: string[]): ResolvedCredential {
-  const forms = [...new Set(secrets.filter((s) => s.length >= MIN_SCRUBBED_LENGTH).flatMap(secretForms))];
+  const forms = [...new Set(secrets.filter((s) => s.length >= MIN_SECRET_LENGTH).flatMap(secretForms))];
   // A spelling that holds another is covered by cutting out the shorter one ("Basic xyz" leaves
   // "Basic [REDACTED]"): every answer is searched for each one kept, so fewer is cheaper.
   const minimal = forms.filter((f) => !forms.some((g) => g !== f && f.includes(g)));

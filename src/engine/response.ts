@@ -6,6 +6,7 @@ import type * as FastXml from 'fast-xml-parser';
 import type { Items, Request } from '../generated/preset.js';
 import { parsePlainXml } from './xml.js';
 import { escapeControl } from '../text.js';
+import { MIN_SECRET_LENGTH, replaceForms, secretForms } from '../secret-names.js';
 
 /** Bodies above this are not parsed unless the request says more (`max_response_bytes`; the HTTP layer caps downloads too). */
 export const MAX_PARSE_BYTES = 5 * 1024 * 1024;
@@ -171,12 +172,16 @@ function redactRules(name: string): Array<[RegExp, string]> {
 }
 
 /** Replaces the values of the named elements/keys, in text and in the parsed tree. */
-export function redact(text: string, tree: unknown, names: string[]): { text: string; tree: unknown } {
-  if (names.length === 0) return { text, tree };
+export function redact(text: string, tree: unknown, names: string[], values: readonly string[] = []): { text: string; tree: unknown } {
+  // Values (a sensitive output's) are hidden wherever they appear, in any of their spellings.
+  const forms = values.filter((v) => v.length >= MIN_SECRET_LENGTH).flatMap(secretForms);
+  if (names.length === 0 && forms.length === 0) return { text, tree };
   let out = text;
   for (const n of names) for (const [re, by] of redactRules(n)) out = out.replace(re, by);
+  out = replaceForms(out, forms, REDACTED);
   const set = new Set(names.map((n) => n.toLowerCase()));
   const walk = (v: unknown): unknown => {
+    if (typeof v === 'string') return replaceForms(v, forms, REDACTED);
     if (Array.isArray(v)) return v.map(walk);
     if (v === null || typeof v !== 'object') return v;
     const o: Record<string, unknown> = {};
@@ -243,15 +248,7 @@ export function readResponse(req: Pick<Request, 'response' | 'outputs' | 'max_re
     const key = o.path.split('.').pop()!.replace(/^@/, '');
     if (key && !hidden.includes(key)) hidden = [...hidden, key];
   }
-  const red = redact(body, tree, hidden);
-  const secretValues = [...sensitiveOutputs].map((n) => outputs[n]).filter((v): v is string => v !== undefined && v.length >= 4);
-  if (secretValues.length) {
-    for (const v of secretValues) for (const form of new Set([v, JSON.stringify(v).slice(1, -1)])) red.text = red.text.split(form).join(REDACTED);
-    const hide = (s: string) => secretValues.reduce((acc, v) => acc.split(v).join(REDACTED), s);
-    const walk = (x: unknown): unknown =>
-      typeof x === 'string' ? hide(x) : Array.isArray(x) ? x.map(walk) : x !== null && typeof x === 'object' ? Object.fromEntries(Object.entries(x).map(([k, y]) => [k, walk(y)])) : x;
-    red.tree = walk(red.tree);
-  }
+  const red = redact(body, tree, hidden, [...sensitiveOutputs].flatMap((n) => outputs[n] ?? []));
   const ok = status >= 200 && status < 300 && parseError === undefined && checksOk;
   return {
     ok,

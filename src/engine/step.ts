@@ -11,7 +11,8 @@ import { HttpError } from '../http/index.js';
 import { buildInlineRequest, buildPresetRequest, renderParams, type BuiltRequest, type ShownRequest } from './request.js';
 import { readResponse, REDACTED, type ParsedResponse } from './response.js';
 import { parseDuration, STEP_DEFAULTS } from './durations.js';
-import { maskText, replaceForms, sensitiveValues } from './context.js';
+import { maskText, sensitiveValues } from './context.js';
+import { replaceForms } from '../secret-names.js';
 import type { ResolvedCredential } from './credentials.js';
 
 export type StepOutcome = 'succeeded' | 'failed' | 'unknown';
