@@ -22,6 +22,7 @@ const config = {
     qualys: { type: 'basic' as const, username: { env: 'QU' }, password: { env: 'QP' } },
   },
 };
+// Fake secrets, spelt so that a leak is easy to find: the tests prove they never reach history.
 const env = { HOOK_TOKEN: 'tok/Secret-1', API_KEY: 'key-Secret-2', QU: 'api_user', QP: 'Pass&<Secret>"3' };
 
 type Respond = (hit: Hit, res: import('node:http').ServerResponse) => void;
